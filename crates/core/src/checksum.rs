@@ -5,7 +5,7 @@
 //! Each movement hashes (BLAKE3) its immutable content in a canonical byte form; the digest is the
 //! count and the wrapping sum of those 128-bit hashes. A sum (not XOR) means a movement counted
 //! twice changes the digest instead of cancelling out. Fields that legitimately differ between
-//! replicas (`device_seq` after re-sequencing, `server_seq`, `recorded_at`, `qty_before/after`)
+//! replicas (`device_id`/`device_seq` after a device registers anew, `server_seq`, `recorded_at`, `qty_before/after`)
 //! are left out.
 //!
 //! Must not: depend on arrival order or on anything but the movement's content.
@@ -36,6 +36,13 @@ impl LedgerDigest {
     /// Adds one movement.
     pub fn add(&mut self, movement: &Movement) {
         *self = self.combine(LedgerDigest::of(movement));
+    }
+
+    /// Takes one movement out (the server rejected it, so it is no longer in the set).
+    pub fn remove(&mut self, movement: &Movement) {
+        let one = LedgerDigest::of(movement);
+        self.count = self.count.wrapping_sub(one.count);
+        self.sum = self.sum.wrapping_sub(one.sum);
     }
 
     /// The digest of the union of two disjoint sets.
@@ -69,7 +76,6 @@ fn movement_hash(m: &Movement) -> u128 {
     let mut h = blake3::Hasher::new();
     h.update(&[CANONICAL_VERSION]);
     h.update(m.id.as_bytes());
-    h.update(m.device_id.as_bytes());
     h.update(m.user_id.as_bytes());
     put_str(&mut h, m.kind.as_str());
     h.update(m.product_id.as_bytes());
@@ -141,8 +147,12 @@ mod tests {
         // Replica-local fields do not change it.
         let mut resequenced = b.clone();
         resequenced.device_seq = 99;
+        resequenced.device_id = crate::ids::DeviceId(uuid::Uuid::from_u128(9));
         resequenced.server_seq = Some(7);
         assert_eq!(LedgerDigest::of(&b), LedgerDigest::of(&resequenced));
+        let mut both = LedgerDigest::of_all([&a, &b]);
+        both.remove(&b);
+        assert_eq!(both, LedgerDigest::of(&a));
     }
 
     #[test]

@@ -1,0 +1,167 @@
+//! The outbox: movements this device recorded that the server has not answered yet, in
+//! `device_seq` order, and what happens when it answers. Applying a batch of outcomes is one
+//! transaction. A rejected movement is kept (never deleted), stops counting toward its level,
+//! raises a `rejected_movement` alert the user can act on, and blocks nothing behind it.
+//!
+//! Must not: send anything (the sync crate does) or renumber a movement the server has seen.
+
+use crate::alerts::upsert_alert;
+use crate::error::{Result, StoreError};
+use crate::ledger::recompute_pair;
+use crate::{sql, Store};
+use rusqlite::{params, Connection, TransactionBehavior};
+use smartstock_core::ids::NewRandom;
+use smartstock_core::wire::{MovementOutcome, Outcome};
+use smartstock_core::{Alert, AlertId, AlertKind, DeviceId, Movement, MovementId, MovementKind};
+
+/// What applying a batch of outcomes did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AckSummary {
+    /// Movements now confirmed by the server.
+    pub accepted: u64,
+    /// Movements the server refused (kept, shown, fixable).
+    pub rejected: u64,
+    /// Outcomes for movements already answered (a replayed response): ignored.
+    pub already_answered: u64,
+}
+
+/// A movement the server refused, with its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedMovement {
+    /// The movement as recorded.
+    pub movement: Movement,
+    /// Stable reason code.
+    pub code: String,
+    /// The server's explanation.
+    pub message: String,
+}
+
+impl Store {
+    /// Up to `limit` unanswered movements, oldest first (`device_seq` order).
+    pub fn pending(&self, limit: u32) -> Result<Vec<Movement>> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {} FROM movements WHERE sync_state = 'pending' ORDER BY device_seq LIMIT ?1",
+            sql::MOVEMENT_COLUMNS
+        ))?;
+        let rows = stmt.query_map([limit], sql::movement_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// How many movements wait for the server.
+    pub fn pending_count(&self) -> Result<u64> {
+        let conn = self.read();
+        let n: i64 = conn
+            .prepare_cached("SELECT COUNT(*) FROM movements WHERE sync_state = 'pending'")?
+            .query_row([], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// Applies the server's answers to pushed movements, all in one transaction.
+    #[tracing::instrument(skip_all, fields(outcomes = outcomes.len()))]
+    pub fn acknowledge(&self, outcomes: &[MovementOutcome]) -> Result<AckSummary> {
+        let now = self.clock().now();
+        let mut conn = self.write();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut summary = AckSummary::default();
+        for outcome in outcomes {
+            let (movement, _, state) =
+                sql::movement_by_id(&tx, outcome.id)?.ok_or_else(|| StoreError::not_found("movement", outcome.id))?;
+            if state != "pending" {
+                summary.already_answered += 1;
+                continue;
+            }
+            match &outcome.outcome {
+                Outcome::Accepted { server_seq } => accept(&tx, outcome.id, *server_seq)?,
+                Outcome::AcceptedFlagged { server_seq, alert } => {
+                    accept(&tx, outcome.id, *server_seq)?;
+                    upsert_alert(&tx, alert)?;
+                }
+                Outcome::Rejected { code, message } => {
+                    reject(&tx, &movement, code, message)?;
+                    upsert_alert(&tx, &rejection_alert(&movement, message, now))?;
+                    summary.rejected += 1;
+                    continue;
+                }
+            }
+            summary.accepted += 1;
+        }
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    /// Movements the server refused, newest first.
+    pub fn rejected_movements(&self) -> Result<Vec<RejectedMovement>> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {}, reject_code, reject_message FROM movements WHERE sync_state = 'rejected' ORDER BY seq DESC",
+            sql::MOVEMENT_COLUMNS
+        ))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(RejectedMovement {
+                    movement: sql::movement_from_row(row)?,
+                    code: row.get::<_, Option<String>>(18)?.unwrap_or_default(),
+                    message: row.get::<_, Option<String>>(19)?.unwrap_or_default(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Gives this device a new identity (the server refused the old one because this database
+    /// was restored from a backup or copied): unsent movements are re-sequenced 1, 2, … under
+    /// `new_device` in their original order; answered ones keep theirs. Returns how many moved.
+    pub fn rebind_device(&self, new_device: DeviceId) -> Result<u64> {
+        let mut conn = self.write();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let moved = tx.execute(
+            "UPDATE movements SET device_id = ?1, device_seq = r.rn \
+             FROM (SELECT seq, row_number() OVER (ORDER BY device_seq) AS rn FROM movements \
+                   WHERE sync_state = 'pending') AS r \
+             WHERE movements.seq = r.seq",
+            [new_device.0],
+        )?;
+        tx.execute("UPDATE device SET device_id = ?1, next_seq = ?2", params![new_device.0, moved as i64 + 1])?;
+        tx.commit()?;
+        Ok(moved as u64)
+    }
+}
+
+fn accept(tx: &Connection, id: MovementId, server_seq: i64) -> Result<()> {
+    tx.prepare_cached("UPDATE movements SET sync_state = 'accepted', server_seq = ?2 WHERE id = ?1")?
+        .execute(params![id.0, server_seq])?;
+    Ok(())
+}
+
+/// Marks a movement rejected and takes it out of its level; a rejected void restores the
+/// movement it meant to cancel.
+fn reject(tx: &Connection, movement: &Movement, code: &str, message: &str) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE movements SET sync_state = 'rejected', reject_code = ?2, reject_message = ?3 WHERE id = ?1",
+    )?
+    .execute(params![movement.id.0, code, message])?;
+    if movement.kind == MovementKind::Void {
+        if let Ok(target) = movement.voided_id() {
+            tx.prepare_cached("UPDATE movements SET voided_by = NULL WHERE id = ?1 AND voided_by = ?2")?
+                .execute([target.0, movement.id.0])?;
+        }
+    }
+    recompute_pair(tx, movement.product_id, movement.location_id)?;
+    Ok(())
+}
+
+fn rejection_alert(movement: &Movement, message: &str, now: smartstock_core::Timestamp) -> Alert {
+    Alert {
+        id: AlertId::new_random(),
+        kind: AlertKind::RejectedMovement,
+        product_id: movement.product_id,
+        location_id: movement.location_id,
+        quantity: movement.delta.or(movement.counted_qty).unwrap_or(0),
+        movement_id: Some(movement.id),
+        message: format!("The server rejected a {}: {message}", movement.kind.as_str()),
+        raised_at: now,
+        resolved_by: None,
+        resolved_at: None,
+    }
+}

@@ -1,0 +1,325 @@
+//! Read-only queries the UI needs: the stock table (search by SKU, name or barcode, filters,
+//! sorting, paging), a product's movement history (keyset paging), transfers in transit, and
+//! levels at or below their reorder point. All run on the reader connection.
+//!
+//! Must not: write, or build SQL from user text (search text is always a bound parameter;
+//! sort columns come from a closed enum).
+
+use crate::error::Result;
+use crate::{sql, Store};
+use rusqlite::{named_params, Row};
+use serde::Serialize;
+use smartstock_core::{LocationId, Movement, MovementId, ProductId, Timestamp, TransferId};
+
+/// Which rows of the stock table to show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum StockFilter {
+    /// Every product × location with a level, and products with no stock anywhere.
+    #[default]
+    All,
+    /// Levels at or below the product's reorder point (reorder point > 0).
+    Low,
+    /// Levels below zero.
+    Negative,
+    /// Pairs with a dispatched transfer not yet received (leaving or arriving).
+    InTransit,
+}
+
+/// Sort column of the stock table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum StockSort {
+    /// By SKU.
+    #[default]
+    Sku,
+    /// By product name.
+    Name,
+    /// By location code.
+    Location,
+    /// By quantity on hand.
+    OnHand,
+}
+
+/// A request for one page of the stock table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StockQuery {
+    /// Matches SKU prefix, barcode exactly, or name containing it (case-insensitive ASCII).
+    pub search: Option<String>,
+    /// Only this location.
+    pub location_id: Option<LocationId>,
+    /// Which rows.
+    pub filter: StockFilter,
+    /// Sort column.
+    pub sort: StockSort,
+    /// Descending order.
+    pub descending: bool,
+    /// Include archived products.
+    pub include_archived: bool,
+    /// Page size.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+/// One row of the stock table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StockRow {
+    /// Product.
+    pub product_id: ProductId,
+    /// SKU.
+    pub sku: String,
+    /// Name.
+    pub name: String,
+    /// Barcode.
+    pub barcode: Option<String>,
+    /// Unit.
+    pub unit: String,
+    /// Unit decimal places.
+    pub unit_scale: u32,
+    /// Location (`None` for a product with no stock anywhere).
+    pub location_id: Option<LocationId>,
+    /// Location code.
+    pub location_code: Option<String>,
+    /// Quantity on hand in base units.
+    pub on_hand: i64,
+    /// Reorder point in base units.
+    pub reorder_point: i64,
+}
+
+/// One movement in a product's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// The movement.
+    pub movement: Movement,
+    /// The void that cancelled it.
+    pub voided_by: Option<MovementId>,
+    /// `pending`, `accepted` or `rejected`.
+    pub sync_state: String,
+}
+
+/// A dispatched transfer not yet received.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InTransit {
+    /// Transfer id (to receive it).
+    pub transfer_id: TransferId,
+    /// Product.
+    pub product_id: ProductId,
+    /// SKU.
+    pub sku: String,
+    /// Source location code.
+    pub from_code: String,
+    /// Destination location code.
+    pub to_code: String,
+    /// Quantity sent (base units, positive).
+    pub quantity: i64,
+    /// When it was dispatched.
+    pub dispatched_at: Timestamp,
+}
+
+/// A level at or below its reorder point, with the suggested order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReorderRow {
+    /// Product.
+    pub product_id: ProductId,
+    /// SKU.
+    pub sku: String,
+    /// Location.
+    pub location_id: LocationId,
+    /// Location code.
+    pub location_code: String,
+    /// On hand.
+    pub on_hand: i64,
+    /// Reorder point.
+    pub reorder_point: i64,
+    /// Quantity to order: the product's reorder quantity, or enough to get back above the point.
+    pub suggested_qty: i64,
+}
+
+const LIVE_TRANSFER_OUT: &str = "o.kind = 'transfer_out' AND o.voided_by IS NULL AND o.sync_state <> 'rejected' \
+     AND NOT EXISTS (SELECT 1 FROM movements i WHERE i.kind = 'transfer_in' AND i.ref = o.ref \
+     AND i.voided_by IS NULL AND i.sync_state <> 'rejected')";
+
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn stock_row(row: &Row<'_>) -> rusqlite::Result<StockRow> {
+    Ok(StockRow {
+        product_id: ProductId(row.get(0)?),
+        sku: row.get(1)?,
+        name: row.get(2)?,
+        barcode: row.get(3)?,
+        unit: row.get(4)?,
+        unit_scale: row.get(5)?,
+        location_id: row.get::<_, Option<uuid::Uuid>>(6)?.map(LocationId),
+        location_code: row.get(7)?,
+        on_hand: row.get(8)?,
+        reorder_point: row.get(9)?,
+    })
+}
+
+impl Store {
+    /// One page of the stock table.
+    pub fn stock(&self, query: &StockQuery) -> Result<Vec<StockRow>> {
+        let order = match query.sort {
+            StockSort::Sku => "sku",
+            StockSort::Name => "name COLLATE NOCASE",
+            StockSort::Location => "location_code",
+            StockSort::OnHand => "on_hand",
+        };
+        let direction = if query.descending { "DESC" } else { "ASC" };
+        let filter = match query.filter {
+            StockFilter::All => "1",
+            StockFilter::Low => "p.reorder_point > 0 AND l.on_hand <= p.reorder_point",
+            StockFilter::Negative => "l.on_hand < 0",
+            StockFilter::InTransit => {
+                "EXISTS (SELECT 1 FROM movements o WHERE o.product_id = l.product_id \
+                 AND (o.location_id = l.location_id OR o.peer_location_id = l.location_id) AND {LIVE})"
+            }
+        }
+        .replace("{LIVE}", LIVE_TRANSFER_OUT);
+        // Products never moved anywhere appear once, with no location, in the unfiltered view.
+        let unstocked = if query.filter == StockFilter::All && query.location_id.is_none() {
+            "UNION ALL SELECT p.id, p.sku, p.name, p.barcode, p.unit, p.unit_scale, NULL, NULL, 0, p.reorder_point \
+             FROM products p WHERE (:archived OR p.archived = 0) AND {SEARCH} \
+             AND NOT EXISTS (SELECT 1 FROM levels x WHERE x.product_id = p.id)"
+        } else {
+            ""
+        };
+        let search = "(:search IS NULL OR p.sku LIKE :prefix ESCAPE '\\' OR p.barcode = :search \
+                      OR p.name LIKE :contains ESCAPE '\\')";
+        let sql = format!(
+            "SELECT * FROM (SELECT p.id, p.sku, p.name, p.barcode, p.unit, p.unit_scale, l.location_id, loc.code AS location_code, \
+             l.on_hand, p.reorder_point FROM levels l JOIN products p ON p.id = l.product_id \
+             JOIN locations loc ON loc.id = l.location_id \
+             WHERE (:archived OR p.archived = 0) AND (:location IS NULL OR l.location_id = :location) \
+             AND {search} AND {filter} {unstocked}) ORDER BY {order} {direction}, sku, location_code \
+             LIMIT :limit OFFSET :offset",
+            unstocked = unstocked.replace("{SEARCH}", search),
+        );
+        let text = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let escaped = text.map(like_escape);
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(
+                named_params! {
+                    ":archived": query.include_archived,
+                    ":location": query.location_id.map(|l| l.0),
+                    ":search": text,
+                    ":prefix": escaped.as_ref().map(|e| format!("{e}%")),
+                    ":contains": escaped.as_ref().map(|e| format!("%{e}%")),
+                    ":limit": query.limit,
+                    ":offset": query.offset,
+                },
+                stock_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// A product's movements, newest first, `limit` at a time. Pass the last row's
+    /// (`occurred_at`, `id`) as `before` for the next page.
+    pub fn history(
+        &self,
+        product: ProductId,
+        location: Option<LocationId>,
+        before: Option<(Timestamp, MovementId)>,
+        limit: u32,
+    ) -> Result<Vec<HistoryRow>> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {}, voided_by, sync_state FROM movements WHERE product_id = :product \
+             AND (:location IS NULL OR location_id = :location) \
+             AND (:before_at IS NULL OR (occurred_at, id) < (:before_at, :before_id)) \
+             ORDER BY occurred_at DESC, id DESC LIMIT :limit",
+            sql::MOVEMENT_COLUMNS
+        ))?;
+        let rows = stmt
+            .query_map(
+                named_params! {
+                    ":product": product.0,
+                    ":location": location.map(|l| l.0),
+                    ":before_at": before.map(|(at, _)| at.millis()),
+                    ":before_id": before.map(|(_, id)| id.0),
+                    ":limit": limit,
+                },
+                |row| {
+                    Ok(HistoryRow {
+                        movement: sql::movement_from_row(row)?,
+                        voided_by: row.get::<_, Option<uuid::Uuid>>(18)?.map(MovementId),
+                        sync_state: row.get(19)?,
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Transfers dispatched and not yet received, oldest first.
+    pub fn in_transit(&self) -> Result<Vec<InTransit>> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT o.ref, o.product_id, p.sku, src.code, dst.code, -o.delta, o.occurred_at FROM movements o \
+             JOIN products p ON p.id = o.product_id JOIN locations src ON src.id = o.location_id \
+             JOIN locations dst ON dst.id = o.peer_location_id WHERE {LIVE_TRANSFER_OUT} \
+             ORDER BY o.occurred_at, o.id"
+        ))?;
+        let rows = stmt
+            .query_map([], |row| {
+                let reference: String = row.get(0)?;
+                let transfer_id = reference.parse::<TransferId>().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+                })?;
+                Ok(InTransit {
+                    transfer_id,
+                    product_id: ProductId(row.get(1)?),
+                    sku: row.get(2)?,
+                    from_code: row.get(3)?,
+                    to_code: row.get(4)?,
+                    quantity: row.get(5)?,
+                    dispatched_at: Timestamp(row.get(6)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Levels at or below their product's reorder point (products with a reorder point), lowest
+    /// first, with the quantity to order.
+    pub fn below_reorder_point(&self) -> Result<Vec<ReorderRow>> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.id, p.sku, l.location_id, loc.code, l.on_hand, p.reorder_point, p.reorder_qty FROM levels l \
+             JOIN products p ON p.id = l.product_id JOIN locations loc ON loc.id = l.location_id \
+             WHERE p.archived = 0 AND p.reorder_point > 0 AND l.on_hand <= p.reorder_point \
+             ORDER BY l.on_hand - p.reorder_point, p.sku, loc.code",
+        )?;
+        let rows = stmt
+            .query_map([], |row| {
+                let on_hand: i64 = row.get(4)?;
+                let reorder_point: i64 = row.get(5)?;
+                let reorder_qty: i64 = row.get(6)?;
+                Ok(ReorderRow {
+                    product_id: ProductId(row.get(0)?),
+                    sku: row.get(1)?,
+                    location_id: LocationId(row.get(2)?),
+                    location_code: row.get(3)?,
+                    on_hand,
+                    reorder_point,
+                    suggested_qty: reorder_qty.max(reorder_point - on_hand + 1),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The cached level of one product × location (0 when it never moved there).
+    pub fn level(&self, product: ProductId, location: LocationId) -> Result<i64> {
+        Ok(sql::load_level(&self.read(), product, location)?.map_or(0, |(level, _)| level.on_hand))
+    }
+
+    /// The ledger checksum of one product × location, to compare with the server's.
+    pub fn checksum(&self, product: ProductId, location: LocationId) -> Result<smartstock_core::LedgerDigest> {
+        Ok(sql::load_level(&self.read(), product, location)?.map(|(_, digest)| digest).unwrap_or_default())
+    }
+}

@@ -1,0 +1,229 @@
+//! Small data-access functions shared by the store's modules: each takes a `&Connection` (a
+//! `Transaction` derefs to one) so writes compose into the caller's transaction.
+//!
+//! Must not: open transactions of its own or decide rules; callers do both.
+
+use crate::error::{Result, StoreError};
+use rusqlite::types::{FromSqlError, Type};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use smartstock_core::level::{CountAnchor, LevelEntry};
+use smartstock_core::{
+    DeviceId, LedgerDigest, Level, LocationId, Movement, MovementId, NegativeStockPolicy, ProductId, Timestamp, UserId,
+};
+
+/// Columns of `movements` in the order `movement_from_row` reads them.
+pub const MOVEMENT_COLUMNS: &str = "id, device_id, device_seq, user_id, kind, product_id, location_id, delta, \
+     counted_qty, reason, note, ref, peer_location_id, occurred_at, recorded_at, server_seq, qty_before, qty_after";
+
+/// Reads a text column into a type that parses from text, reporting a conversion failure.
+fn parsed<T: std::str::FromStr>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = row.get(idx)?;
+    text.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+fn opt_parsed<T: std::str::FromStr>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: Option<String> = row.get(idx)?;
+    text.map(|t| t.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e))))
+        .transpose()
+}
+
+/// Maps a row whose first columns are `MOVEMENT_COLUMNS`.
+pub fn movement_from_row(row: &Row<'_>) -> rusqlite::Result<Movement> {
+    Ok(Movement {
+        id: MovementId(row.get(0)?),
+        device_id: DeviceId(row.get(1)?),
+        device_seq: row.get(2)?,
+        user_id: UserId(row.get(3)?),
+        kind: parsed(row, 4)?,
+        product_id: ProductId(row.get(5)?),
+        location_id: LocationId(row.get(6)?),
+        delta: row.get(7)?,
+        counted_qty: row.get(8)?,
+        reason: opt_parsed(row, 9)?,
+        note: row.get(10)?,
+        reference: row.get(11)?,
+        peer_location_id: row.get::<_, Option<uuid::Uuid>>(12)?.map(LocationId),
+        occurred_at: Timestamp(row.get(13)?),
+        recorded_at: Timestamp(row.get(14)?),
+        server_seq: row.get(15)?,
+        qty_before: row.get(16)?,
+        qty_after: row.get(17)?,
+    })
+}
+
+/// Inserts a movement row (pending until the server answers).
+pub fn insert_movement(conn: &Connection, m: &Movement) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO movements (id, device_id, device_seq, user_id, kind, product_id, location_id, delta, \
+         counted_qty, reason, note, ref, peer_location_id, occurred_at, recorded_at, server_seq, qty_before, \
+         qty_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    )?;
+    stmt.execute(params![
+        m.id.0,
+        m.device_id.0,
+        m.device_seq,
+        m.user_id.0,
+        m.kind.as_str(),
+        m.product_id.0,
+        m.location_id.0,
+        m.delta,
+        m.counted_qty,
+        m.reason.map(|r| r.as_str()),
+        m.note,
+        m.reference,
+        m.peer_location_id.map(|l| l.0),
+        m.occurred_at.millis(),
+        m.recorded_at.millis(),
+        m.server_seq,
+        m.qty_before,
+        m.qty_after,
+    ])?;
+    Ok(())
+}
+
+/// One movement by id, with whether it is voided (`voided_by`) and its sync state.
+pub fn movement_by_id(conn: &Connection, id: MovementId) -> Result<Option<(Movement, Option<MovementId>, String)>> {
+    let sql = format!("SELECT {MOVEMENT_COLUMNS}, voided_by, sync_state FROM movements WHERE id = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    Ok(stmt
+        .query_row([id.0], |row| {
+            Ok((movement_from_row(row)?, row.get::<_, Option<uuid::Uuid>>(18)?.map(MovementId), row.get(19)?))
+        })
+        .optional()?)
+}
+
+/// The level-rule entries of one product × location that count: not voided, not rejected, not
+/// voids themselves.
+pub fn pair_entries(conn: &Connection, product: ProductId, location: LocationId) -> Result<Vec<LevelEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, occurred_at, delta, counted_qty FROM movements \
+         WHERE product_id = ?1 AND location_id = ?2 AND kind <> 'void' AND voided_by IS NULL \
+         AND sync_state <> 'rejected'",
+    )?;
+    let rows = stmt.query_map(params![product.0, location.0], |row| {
+        Ok(LevelEntry::from_parts(MovementId(row.get(0)?), Timestamp(row.get(1)?), row.get(2)?, row.get(3)?))
+    })?;
+    let mut entries = Vec::new();
+    for row in rows {
+        entries.extend(row?);
+    }
+    Ok(entries)
+}
+
+/// The cached level and checksum of a pair (`None` if it has no movements yet).
+pub fn load_level(
+    conn: &Connection,
+    product: ProductId,
+    location: LocationId,
+) -> Result<Option<(Level, LedgerDigest)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT on_hand, anchor_id, anchor_at, anchor_counted, latest_at, latest_id, movement_count, digest \
+         FROM levels WHERE product_id = ?1 AND location_id = ?2",
+    )?;
+    Ok(stmt.query_row(params![product.0, location.0], level_from_row).optional()?)
+}
+
+fn level_from_row(row: &Row<'_>) -> rusqlite::Result<(Level, LedgerDigest)> {
+    let anchor = match (row.get::<_, Option<uuid::Uuid>>(1)?, row.get::<_, Option<i64>>(2)?, row.get(3)?) {
+        (Some(id), Some(at), Some(counted)) => {
+            Some(CountAnchor { id: MovementId(id), occurred_at: Timestamp(at), counted })
+        }
+        _ => None,
+    };
+    let latest = match (row.get::<_, Option<i64>>(4)?, row.get::<_, Option<uuid::Uuid>>(5)?) {
+        (Some(at), Some(id)) => Some((Timestamp(at), MovementId(id))),
+        _ => None,
+    };
+    let count: i64 = row.get(6)?;
+    let bytes: Vec<u8> = row.get(7)?;
+    let blob_size = bytes.len();
+    let sum: [u8; 16] = bytes.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            7,
+            Type::Blob,
+            Box::new(FromSqlError::InvalidBlobSize { expected_size: 16, blob_size }),
+        )
+    })?;
+    Ok((Level { on_hand: row.get(0)?, anchor, latest }, LedgerDigest::from_parts(count as u64, sum)))
+}
+
+/// Writes the cached level and checksum of a pair.
+pub fn save_level(
+    conn: &Connection,
+    product: ProductId,
+    location: LocationId,
+    level: &Level,
+    digest: &LedgerDigest,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO levels (product_id, location_id, on_hand, anchor_id, anchor_at, anchor_counted, latest_at, \
+         latest_id, movement_count, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+         ON CONFLICT (product_id, location_id) DO UPDATE SET on_hand = excluded.on_hand, \
+         anchor_id = excluded.anchor_id, anchor_at = excluded.anchor_at, anchor_counted = excluded.anchor_counted, \
+         latest_at = excluded.latest_at, latest_id = excluded.latest_id, \
+         movement_count = excluded.movement_count, digest = excluded.digest",
+    )?;
+    stmt.execute(params![
+        product.0,
+        location.0,
+        level.on_hand,
+        level.anchor.map(|a| a.id.0),
+        level.anchor.map(|a| a.occurred_at.millis()),
+        level.anchor.map(|a| a.counted),
+        level.latest.map(|(at, _)| at.millis()),
+        level.latest.map(|(_, id)| id.0),
+        digest.count as i64,
+        &digest.sum_bytes()[..],
+    ])?;
+    Ok(())
+}
+
+/// What the ledger needs to know about a product to record a movement of it.
+#[derive(Clone, Debug)]
+pub struct ProductBrief {
+    /// SKU (for messages).
+    pub sku: String,
+    /// Decimal places of its unit.
+    pub unit_scale: u32,
+    /// Its override of the global negative-stock policy.
+    pub negative_stock: Option<NegativeStockPolicy>,
+    /// Archived products take no new movements.
+    pub archived: bool,
+}
+
+/// Looks up a product for recording; `NotFound` names the id.
+pub fn product_brief(conn: &Connection, id: ProductId) -> Result<ProductBrief> {
+    let mut stmt =
+        conn.prepare_cached("SELECT sku, unit_scale, negative_stock, archived FROM products WHERE id = ?1")?;
+    stmt.query_row([id.0], |row| {
+        Ok(ProductBrief {
+            sku: row.get(0)?,
+            unit_scale: row.get(1)?,
+            negative_stock: row.get::<_, Option<String>>(2)?.and_then(|p| NegativeStockPolicy::parse(&p)),
+            archived: row.get(3)?,
+        })
+    })
+    .optional()?
+    .ok_or_else(|| StoreError::not_found("product", id))
+}
+
+/// A location's code and whether it is archived; `NotFound` names the id.
+pub fn location_brief(conn: &Connection, id: LocationId) -> Result<(String, bool)> {
+    let mut stmt = conn.prepare_cached("SELECT code, archived FROM locations WHERE id = ?1")?;
+    stmt.query_row([id.0], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("location", id))
+}
+
+/// The global negative-stock policy.
+pub fn global_policy(conn: &Connection) -> Result<NegativeStockPolicy> {
+    let mut stmt = conn.prepare_cached("SELECT value FROM settings WHERE key = 'negative_stock_policy'")?;
+    let text: Option<String> = stmt.query_row([], |r| r.get(0)).optional()?;
+    Ok(text.and_then(|t| NegativeStockPolicy::parse(&t)).unwrap_or_default())
+}

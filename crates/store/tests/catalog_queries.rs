@@ -1,0 +1,144 @@
+//! The catalog (unique codes, audit of every edit, text stored verbatim) and the queries the UI
+//! needs (stock search and filters, history paging, reorder suggestions).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use common::{product, Fixture};
+use smartstock_core::{MovementIntent, ReasonCode};
+use smartstock_store::queries::{StockFilter, StockQuery, StockSort};
+use smartstock_store::StoreError;
+
+#[test]
+fn unique_sku_barcode_and_code_are_refused_with_the_value_named() {
+    let f = Fixture::new();
+    f.product("SKU-1");
+    let err = f.store.create_product(f.actor, &product("SKU-1")).unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate { field: "sku", .. }), "{err:?}");
+    assert!(err.to_string().contains("\"SKU-1\""), "{err}");
+    let mut with_barcode = product("SKU-2");
+    with_barcode.barcode = Some("4006381333931".into());
+    f.store.create_product(f.actor, &with_barcode).unwrap();
+    let mut clash = product("SKU-3");
+    clash.barcode = Some("4006381333931".into());
+    assert!(matches!(f.store.create_product(f.actor, &clash), Err(StoreError::Duplicate { field: "barcode", .. })));
+    f.location("WH1");
+    assert!(matches!(
+        f.store.create_location(f.actor, &common::location("WH1")),
+        Err(StoreError::Duplicate { field: "code", .. })
+    ));
+}
+
+#[test]
+fn every_catalog_edit_is_audited_field_by_field() {
+    let f = Fixture::new();
+    let id = f.product("SKU-1");
+    let mut p = f.store.product(id).unwrap();
+    p.name = "Blue widget".into();
+    p.reorder_point = 12;
+    assert_eq!(f.store.update_product(f.actor, &p).unwrap(), 2);
+    assert_eq!(f.store.update_product(f.actor, &p).unwrap(), 0, "an edit that changes nothing records nothing");
+    let audit = f.store.catalog_audit(Some(id.0), 100, 0).unwrap();
+    let name = audit.iter().find(|c| c.field == "name" && c.old_value.is_some()).unwrap();
+    assert_eq!((name.old_value.as_deref(), name.new_value.as_deref()), (Some("Product SKU-1"), Some("Blue widget")));
+    assert_eq!(name.user_id, f.actor.user_id);
+    assert_eq!(name.device_id, f.store.device_id().unwrap());
+    assert!(audit.iter().any(|c| c.field == "reorder_point" && c.new_value.as_deref() == Some("12")));
+    assert!(audit.iter().any(|c| c.field == "sku" && c.old_value.is_none()), "creation is audited too");
+}
+
+#[test]
+fn sql_metacharacters_are_stored_verbatim() {
+    let f = Fixture::new();
+    let mut p = product("X'; DROP TABLE products; --");
+    p.name = "Robert'); DELETE FROM movements;-- \"%_\\".into();
+    f.store.create_product(f.actor, &p).unwrap();
+    let back = f.store.product_by_code("X'; DROP TABLE products; --").unwrap();
+    assert_eq!(back.name, p.name);
+    let found = f.store.stock(&StockQuery { search: Some("%_".into()), limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(found.len(), 1, "LIKE wildcards in the search text match literally");
+}
+
+#[test]
+fn stock_search_filters_and_sorts() {
+    let f = Fixture::new();
+    let (a, b, c) = (f.product("ABC-1"), f.product("XYZ-2"), f.product("ABD-3"));
+    let mut with_barcode = f.store.product(b).unwrap();
+    with_barcode.barcode = Some("5012345678900".into());
+    with_barcode.reorder_point = 5;
+    f.store.update_product(f.actor, &with_barcode).unwrap();
+    let (w1, w2) = (f.location("WH1"), f.location("WH2"));
+    f.receive(a, w1, 10);
+    f.receive(a, w2, 3);
+    f.receive(b, w1, 4);
+    let page = |q: StockQuery| f.store.stock(&StockQuery { limit: 50, ..q }).unwrap();
+
+    let all = page(StockQuery::default());
+    assert_eq!(all.len(), 4, "three stocked pairs and one product with no stock: {all:?}");
+    assert!(all.iter().any(|r| r.product_id == c && r.location_id.is_none() && r.on_hand == 0));
+    let by_sku = page(StockQuery { search: Some("ab".into()), ..Default::default() });
+    assert_eq!(by_sku.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>(), vec!["ABC-1", "ABC-1", "ABD-3"]);
+    let by_barcode = page(StockQuery { search: Some("5012345678900".into()), ..Default::default() });
+    assert_eq!(by_barcode.len(), 1);
+    assert_eq!(by_barcode[0].product_id, b);
+    let by_name = page(StockQuery { search: Some("product xyz".into()), ..Default::default() });
+    assert_eq!(by_name.len(), 1);
+    let at_wh2 = page(StockQuery { location_id: Some(w2), ..Default::default() });
+    assert_eq!((at_wh2.len(), at_wh2[0].on_hand), (1, 3));
+    let low = page(StockQuery { filter: StockFilter::Low, ..Default::default() });
+    assert_eq!(low.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>(), vec!["XYZ-2"]);
+    let by_qty = page(StockQuery { sort: StockSort::OnHand, descending: true, ..Default::default() });
+    assert_eq!(by_qty[0].on_hand, 10);
+    let second = f.store.stock(&StockQuery { limit: 1, offset: 1, ..Default::default() }).unwrap();
+    assert_eq!(second[0], all[1]);
+
+    f.store.set_negative_stock_policy(smartstock_core::NegativeStockPolicy::Allow).unwrap();
+    f.issue(b, w1, 6).unwrap();
+    let negative = page(StockQuery { filter: StockFilter::Negative, ..Default::default() });
+    assert_eq!((negative.len(), negative[0].on_hand), (1, -2));
+    let dispatch = MovementIntent::Dispatch { product_id: a, from: w1, to: w2, quantity: 1, note: None };
+    f.store.record(f.actor, &dispatch).unwrap();
+    let transit = page(StockQuery { filter: StockFilter::InTransit, ..Default::default() });
+    assert_eq!(transit.len(), 2, "both ends of the transfer: {transit:?}");
+}
+
+#[test]
+fn history_pages_newest_first_without_overlap() {
+    let f = Fixture::new();
+    let (p, l) = (f.product("SKU-1"), f.location("WH1"));
+    for _ in 0..25 {
+        f.receive(p, l, 1);
+        f.clock.advance(1000);
+    }
+    let adjust = MovementIntent::Adjust { product_id: p, location_id: l, delta: -1, reason: ReasonCode::Damaged, note: None };
+    f.store.record(f.actor, &adjust).unwrap();
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = f.store.history(p, None, before, 10).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = &page[page.len() - 1].movement;
+        before = Some((last.occurred_at, last.id));
+        seen.extend(page.into_iter().map(|r| r.movement));
+    }
+    assert_eq!(seen.len(), 26);
+    assert_eq!(seen[0].reason, Some(ReasonCode::Damaged), "newest first");
+    assert!(seen.windows(2).all(|w| (w[0].occurred_at, w[0].id) > (w[1].occurred_at, w[1].id)));
+}
+
+#[test]
+fn reorder_suggestions_list_levels_at_or_below_the_point() {
+    let f = Fixture::new();
+    let id = f.product("SKU-1");
+    let mut p = f.store.product(id).unwrap();
+    (p.reorder_point, p.reorder_qty) = (10, 50);
+    f.store.update_product(f.actor, &p).unwrap();
+    let (w1, w2) = (f.location("WH1"), f.location("WH2"));
+    f.receive(id, w1, 10);
+    f.receive(id, w2, 11);
+    let rows = f.store.below_reorder_point().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].location_code.as_str(), rows[0].on_hand, rows[0].suggested_qty), ("WH1", 10, 50));
+}

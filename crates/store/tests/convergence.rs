@@ -1,0 +1,180 @@
+//! The promise of the ledger, as a property: any set of movements (deltas, counts, voids from
+//! several devices, close together in time) gives the same level and checksum on every store,
+//! whatever order and batching they arrive in, and that level is the level rule of
+//! `smartstock-core` over the set.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use common::{location, product, Fixture, T0};
+use proptest::prelude::*;
+use smartstock_core::ids::NewRandom;
+use smartstock_core::level::{entries_of, level_of};
+use smartstock_core::{
+    DeviceId, LedgerDigest, LocationId, Movement, MovementId, MovementKind, ProductId, ReasonCode, Timestamp, UserId,
+};
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Delta { pair: usize, device: usize, at: i64, delta: i64 },
+    Count { pair: usize, device: usize, at: i64, counted: i64 },
+    Void { target: usize, device: usize, at: i64 },
+}
+
+fn arb_ops() -> impl Strategy<Value = Vec<Op>> {
+    let op = prop_oneof![
+        6 => (0..4usize, 0..3usize, 0..30i64, -20..20i64)
+            .prop_map(|(pair, device, at, delta)| Op::Delta { pair, device, at, delta: if delta == 0 { 1 } else { delta } }),
+        2 => (0..4usize, 0..3usize, 0..30i64, 0..40i64).prop_map(|(pair, device, at, counted)| Op::Count { pair, device, at, counted }),
+        1 => (0..64usize, 0..3usize, 0..30i64).prop_map(|(target, device, at)| Op::Void { target, device, at }),
+    ];
+    prop::collection::vec(op, 1..40)
+}
+
+struct World {
+    products: Vec<smartstock_core::Product>,
+    locations: Vec<smartstock_core::Location>,
+    devices: Vec<DeviceId>,
+    user: UserId,
+}
+
+impl World {
+    fn new() -> World {
+        World {
+            products: vec![product("P-1"), product("P-2")],
+            locations: vec![location("L-1"), location("L-2")],
+            devices: (0..3).map(|_| DeviceId::new_random()).collect(),
+            user: UserId::new_random(),
+        }
+    }
+
+    fn pair(&self, i: usize) -> (ProductId, LocationId) {
+        (self.products[i % 2].id, self.locations[i / 2].id)
+    }
+
+    /// Turns ops into valid movements: ids unique, per-device sequences gapless, each void
+    /// cancelling a distinct earlier non-void movement.
+    fn movements(&self, ops: &[Op]) -> Vec<Movement> {
+        let mut out: Vec<Movement> = Vec::new();
+        let mut seqs = [0i64; 3];
+        let mut voided = std::collections::HashSet::new();
+        for (n, op) in ops.iter().enumerate() {
+            let (device, at) = match op {
+                Op::Delta { device, at, .. } | Op::Count { device, at, .. } | Op::Void { device, at, .. } => (*device, *at),
+            };
+            let base = |pair: usize, kind: MovementKind| {
+                let (product_id, location_id) = self.pair(pair);
+                Movement {
+                    // Ids deliberately not in time order, so ties at equal `at` break by id.
+                    id: MovementId(Uuid::from_u128(((n as u128 * 2_654_435_761) % 1_000_003) << 64 | n as u128)),
+                    device_id: self.devices[device],
+                    device_seq: 0,
+                    user_id: self.user,
+                    kind,
+                    product_id,
+                    location_id,
+                    delta: None,
+                    counted_qty: None,
+                    reason: None,
+                    note: None,
+                    reference: None,
+                    peer_location_id: None,
+                    occurred_at: Timestamp(T0 + at * 1000),
+                    recorded_at: Timestamp(T0 + at * 1000),
+                    server_seq: None,
+                    qty_before: 0,
+                    qty_after: 0,
+                }
+            };
+            let movement = match op {
+                Op::Delta { pair, delta, .. } => Movement {
+                    delta: Some(*delta),
+                    reason: Some(ReasonCode::Correction),
+                    ..base(*pair, MovementKind::Adjust)
+                },
+                Op::Count { pair, counted, .. } => Movement { counted_qty: Some(*counted), ..base(*pair, MovementKind::Count) },
+                Op::Void { target, .. } => {
+                    let candidates: Vec<&Movement> =
+                        out.iter().filter(|m| m.kind != MovementKind::Void && !voided.contains(&m.id)).collect();
+                    if candidates.is_empty() {
+                        continue;
+                    }
+                    let victim = candidates[target % candidates.len()];
+                    voided.insert(victim.id);
+                    let pair = (0..4).find(|p| self.pair(*p) == (victim.product_id, victim.location_id)).unwrap();
+                    Movement { reference: Some(victim.id.to_string()), ..base(pair, MovementKind::Void) }
+                }
+            };
+            seqs[device] += 1;
+            out.push(Movement { device_seq: seqs[device], ..movement });
+        }
+        out
+    }
+
+    fn store(&self) -> Fixture {
+        let f = Fixture::new();
+        for p in &self.products {
+            f.store.create_product(f.actor, p).unwrap();
+        }
+        for l in &self.locations {
+            f.store.create_location(f.actor, l).unwrap();
+        }
+        f
+    }
+}
+
+fn shuffle<T>(items: &mut [T], mut state: u64) {
+    for i in (1..items.len()).rev() {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        items.swap(i, (state >> 33) as usize % (i + 1));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_arrival_order_converges_to_the_level_rule(ops in arb_ops(), seed in any::<u64>(), batch in 1usize..7) {
+        let world = World::new();
+        let movements = world.movements(&ops);
+        let in_order = world.store();
+        in_order.store.apply_remote(&movements).unwrap();
+
+        let mut shuffled = movements.clone();
+        shuffle(&mut shuffled, seed);
+        let batched = world.store();
+        for chunk in shuffled.chunks(batch) {
+            batched.store.apply_remote(chunk).unwrap();
+        }
+        // Replaying everything again (a lost pull response) changes nothing.
+        prop_assert_eq!(batched.store.apply_remote(&shuffled).unwrap(), 0);
+
+        for pair in 0..4 {
+            let (p, l) = world.pair(pair);
+            let set: Vec<Movement> =
+                movements.iter().filter(|m| (m.product_id, m.location_id) == (p, l)).cloned().collect();
+            let expected = level_of(&entries_of(&set)).unwrap().on_hand;
+            prop_assert_eq!(in_order.store.level(p, l).unwrap(), expected);
+            prop_assert_eq!(batched.store.level(p, l).unwrap(), expected);
+            let digest = LedgerDigest::of_all(&set);
+            prop_assert_eq!(in_order.store.checksum(p, l).unwrap(), digest);
+            prop_assert_eq!(batched.store.checksum(p, l).unwrap(), digest);
+        }
+        prop_assert!(in_order.store.reconcile(false).unwrap().differences.is_empty());
+        prop_assert!(batched.store.reconcile(false).unwrap().differences.is_empty());
+    }
+}
+
+#[test]
+fn local_records_and_remote_movements_share_one_level() {
+    let world = World::new();
+    let f = world.store();
+    let (p, l) = world.pair(0);
+    f.receive(p, l, 5);
+    let remote = world.movements(&[Op::Delta { pair: 0, device: 1, at: 100, delta: -7 }]);
+    // Remote movements physically happened: never refused, even below zero.
+    assert_eq!(f.store.apply_remote(&remote).unwrap(), 1);
+    assert_eq!(f.store.level(p, l).unwrap(), -2);
+    assert_eq!(f.store.pending_count().unwrap(), 1, "remote movements are not in the outbox");
+}

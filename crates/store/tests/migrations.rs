@@ -1,0 +1,60 @@
+//! Schema migrations: from an empty file, re-run on an existing one (idempotent, data kept), and
+//! a database from a newer build refused without being touched.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use common::Fixture;
+use smartstock_store::{schema, Store, StoreError};
+
+fn table_names(conn: &rusqlite::Connection) -> Vec<String> {
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn from_empty_the_latest_schema_is_created() {
+    let f = Fixture::new();
+    let raw = f.raw();
+    assert_eq!(schema::user_version(&raw).unwrap(), schema::latest_version());
+    let tables = table_names(&raw);
+    for t in ["alerts", "catalog_audit", "device", "levels", "locations", "movements", "products", "settings"] {
+        assert!(tables.iter().any(|n| n == t), "missing table {t} in {tables:?}");
+    }
+    let mode: String = raw.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn reopening_is_idempotent_and_keeps_everything() {
+    let f = Fixture::new();
+    let (p, l) = (f.product("SKU-1"), f.location("WH1"));
+    f.receive(p, l, 4);
+    let device = f.store.device_id().unwrap();
+    let path = f.db_path();
+    drop(f.store);
+    for _ in 0..2 {
+        let again = Store::open(&path).unwrap();
+        assert_eq!(again.level(p, l).unwrap(), 4);
+        assert_eq!(again.device_id().unwrap(), device, "the device keeps its identity");
+        assert_eq!(again.pending_count().unwrap(), 1);
+    }
+}
+
+#[test]
+fn a_database_from_a_newer_build_is_refused_untouched() {
+    let f = Fixture::new();
+    let (p, l) = (f.product("SKU-1"), f.location("WH1"));
+    f.receive(p, l, 4);
+    let path = f.db_path();
+    drop(f.store);
+    let newer = schema::latest_version() as i64 + 1;
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", newer).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::DatabaseTooNew { .. }), "{err:?}");
+    assert!(err.to_string().contains("update the app"), "{err}");
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(schema::user_version(&raw).unwrap() as i64, newer);
+    let count: i64 = raw.query_row("SELECT COUNT(*) FROM movements", [], |r| r.get(0)).unwrap();
+    assert_eq!(count, 1, "the offline movements are still there");
+}

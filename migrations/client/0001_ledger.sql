@@ -117,7 +117,7 @@ CREATE TABLE levels (
     PRIMARY KEY (product_id, location_id)
 ) STRICT, WITHOUT ROWID;
 
-CREATE INDEX levels_location ON levels (location_id, on_hand);
+CREATE INDEX levels_location ON levels (location_id);
 
 CREATE TABLE alerts (
     id          BLOB PRIMARY KEY CHECK (length(id) = 16),

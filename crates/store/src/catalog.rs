@@ -46,7 +46,7 @@ pub(crate) fn location_from_row(row: &Row<'_>) -> rusqlite::Result<Location> {
 }
 
 /// Field-by-field text form of a product, as the audit records it.
-fn product_fields(p: &Product) -> Vec<(&'static str, Option<String>)> {
+pub(crate) fn product_fields(p: &Product) -> Vec<(&'static str, Option<String>)> {
     vec![
         ("sku", Some(p.sku.clone())),
         ("name", Some(p.name.clone())),
@@ -62,7 +62,8 @@ fn product_fields(p: &Product) -> Vec<(&'static str, Option<String>)> {
     ]
 }
 
-fn location_fields(l: &Location) -> Vec<(&'static str, Option<String>)> {
+/// Field-by-field text form of a location, as the audit records it.
+pub(crate) fn location_fields(l: &Location) -> Vec<(&'static str, Option<String>)> {
     vec![
         ("code", Some(l.code.clone())),
         ("name", Some(l.name.clone())),
@@ -85,7 +86,8 @@ impl AuditStamp {
         Ok(AuditStamp { user_id: actor.user_id, device_id, at })
     }
 
-    /// Writes one audit row per field that differs between `old` (None for a creation) and `new`.
+    /// Writes the audit of a write: for a creation (`old` is `None`) one `created` row holding
+    /// every field as a JSON object; for an edit one row per field that differs.
     pub fn record(
         &self,
         conn: &Connection,
@@ -98,23 +100,21 @@ impl AuditStamp {
             "INSERT INTO catalog_audit (entity, entity_id, field, old_value, new_value, user_id, device_id, changed_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
+        let mut write = |field: &str, before: Option<&str>, after: Option<&str>| {
+            stmt.execute(params![entity, id, field, before, after, self.user_id.0, self.device_id.0, self.at.millis()])
+        };
+        let Some(old) = old else {
+            let fields: serde_json::Map<String, serde_json::Value> =
+                new.iter().map(|(field, value)| (field.to_string(), value.clone().into())).collect();
+            write("created", None, Some(&serde_json::Value::Object(fields).to_string()))?;
+            return Ok(1);
+        };
         let mut written = 0;
-        for (i, (field, value)) in new.iter().enumerate() {
-            let before = old.and_then(|o| o.get(i)).and_then(|(_, v)| v.clone());
-            if old.is_some() && before == *value {
-                continue;
+        for ((field, after), (_, before)) in new.iter().zip(old) {
+            if before != after {
+                write(field, before.as_deref(), after.as_deref())?;
+                written += 1;
             }
-            stmt.execute(params![
-                entity,
-                id,
-                field,
-                before,
-                value,
-                self.user_id.0,
-                self.device_id.0,
-                self.at.millis()
-            ])?;
-            written += 1;
         }
         Ok(written)
     }

@@ -12,6 +12,7 @@ use crate::error::{Result, StoreError};
 use crate::sql::{self, ProductBrief};
 use crate::{Actor, Store};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rustc_hash::FxHashMap as HashMap;
 use smartstock_core::ids::NewRandom;
 use smartstock_core::level::{level_of, Applied, LevelEntry};
 use smartstock_core::quantity::format_scaled;
@@ -64,13 +65,88 @@ impl Draft {
     }
 }
 
-/// Identity and clock of the movements one transaction records; hands out gapless `device_seq`.
+/// Identity and clock of the movements one transaction records; hands out gapless `device_seq`
+/// and carries the transaction's `WriteCache`.
 pub(crate) struct Stamp {
     pub device_id: DeviceId,
     pub user_id: UserId,
     pub next_seq: i64,
     pub occurred_at: Timestamp,
     pub recorded_at: Timestamp,
+    pub cache: WriteCache,
+}
+
+/// What a run of appends inside one transaction reads again and again: product and location
+/// facts, and the levels it changes. Levels are written back once, in key order, by `flush`
+/// (a bulk import of a million rows writes each level once, sequentially, instead of a million
+/// random updates). Movements themselves are written at once, so ledger reads stay exact.
+#[derive(Default)]
+pub(crate) struct WriteCache {
+    levels: HashMap<(ProductId, LocationId), (Level, LedgerDigest)>,
+    products: HashMap<ProductId, ProductBrief>,
+    locations: HashMap<LocationId, (String, bool)>,
+    /// The levels table had no row when this transaction first looked (a first import or an
+    /// initial pull): every pair not in `levels` is new, no need to ask the database.
+    levels_table_empty: Option<bool>,
+    global_policy: Option<NegativeStockPolicy>,
+}
+
+impl WriteCache {
+    fn level(&mut self, tx: &Connection, product: ProductId, location: LocationId) -> Result<(Level, LedgerDigest)> {
+        if let Some(cached) = self.levels.get(&(product, location)) {
+            return Ok(*cached);
+        }
+        let empty = match self.levels_table_empty {
+            Some(empty) => empty,
+            None => {
+                let any: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM levels)", [], |r| r.get(0))?;
+                *self.levels_table_empty.insert(!any)
+            }
+        };
+        if empty {
+            return Ok(Default::default());
+        }
+        Ok(sql::load_level(tx, product, location)?.unwrap_or_default())
+    }
+
+    fn set_level(&mut self, product: ProductId, location: LocationId, level: Level, digest: LedgerDigest) {
+        self.levels.insert((product, location), (level, digest));
+    }
+
+    fn product(&mut self, tx: &Connection, id: ProductId) -> Result<ProductBrief> {
+        if let Some(brief) = self.products.get(&id) {
+            return Ok(brief.clone());
+        }
+        let brief = sql::product_brief(tx, id)?;
+        self.products.insert(id, brief.clone());
+        Ok(brief)
+    }
+
+    fn location(&mut self, tx: &Connection, id: LocationId) -> Result<(String, bool)> {
+        if let Some(brief) = self.locations.get(&id) {
+            return Ok(brief.clone());
+        }
+        let brief = sql::location_brief(tx, id)?;
+        self.locations.insert(id, brief.clone());
+        Ok(brief)
+    }
+
+    fn global_policy(&mut self, tx: &Connection) -> Result<NegativeStockPolicy> {
+        match self.global_policy {
+            Some(policy) => Ok(policy),
+            None => Ok(*self.global_policy.insert(sql::global_policy(tx)?)),
+        }
+    }
+
+    /// Writes every changed level, in key order. Call before commit.
+    pub fn flush(&mut self, tx: &Connection) -> Result<()> {
+        let mut changed: Vec<_> = self.levels.drain().collect();
+        changed.sort_unstable_by_key(|(key, _)| *key);
+        for ((product, location), (level, digest)) in changed {
+            sql::save_level(tx, product, location, &level, &digest)?;
+        }
+        Ok(())
+    }
 }
 
 impl Stamp {
@@ -85,11 +161,13 @@ impl Stamp {
             next_seq,
             occurred_at: occurred_at.unwrap_or(now.plus_millis(offset)),
             recorded_at: now,
+            cache: WriteCache::default(),
         })
     }
 
-    /// Writes the next free sequence number back (call once, before commit).
-    pub fn finish(&self, tx: &Connection) -> Result<()> {
+    /// Writes the changed levels and the next free sequence number (call once, before commit).
+    pub fn finish(&mut self, tx: &Connection) -> Result<()> {
+        self.cache.flush(tx)?;
         tx.prepare_cached("UPDATE device SET next_seq = ?1")?.execute([self.next_seq])?;
         Ok(())
     }
@@ -184,7 +262,7 @@ fn record_intent(tx: &Transaction<'_>, stamp: &mut Stamp, intent: &MovementInten
             Ok(vec![out, inn])
         }
         MovementIntent::Dispatch { product_id, from, to, quantity, note } => {
-            sql::location_brief(tx, to)?;
+            stamp.cache.location(tx, to)?;
             let draft = transfer_draft(
                 MovementKind::TransferOut,
                 product_id,
@@ -270,18 +348,18 @@ fn void(tx: &Connection, stamp: &mut Stamp, target_id: MovementId, note: String)
     if target.kind == MovementKind::TransferOut {
         refuse_if_received(tx, &target)?;
     }
-    let product = sql::product_brief(tx, target.product_id)?;
-    let (location_code, _) = sql::location_brief(tx, target.location_id)?;
-    let (level, mut digest) = sql::load_level(tx, target.product_id, target.location_id)?.unwrap_or_default();
+    let product = stamp.cache.product(tx, target.product_id)?;
+    let (location_code, _) = stamp.cache.location(tx, target.location_id)?;
+    let (level, mut digest) = stamp.cache.level(tx, target.product_id, target.location_id)?;
     let after = level_without(tx, level, &target)?;
-    check_policy(tx, &product, &location_code, level.on_hand, after.on_hand)?;
+    check_policy(tx, &mut stamp.cache, &product, &location_code, level.on_hand, after.on_hand)?;
     let mut draft = Draft::new(MovementKind::Void, target.product_id, target.location_id);
     (draft.reference, draft.note) = (Some(target_id.to_string()), Some(note));
     let movement = stamp.movement(draft, level.on_hand, after.on_hand);
     sql::insert_movement(tx, &movement)?;
     tx.prepare_cached("UPDATE movements SET voided_by = ?1 WHERE id = ?2")?.execute([movement.id.0, target_id.0])?;
     digest.add(&movement);
-    sql::save_level(tx, target.product_id, target.location_id, &after, &digest)?;
+    stamp.cache.set_level(target.product_id, target.location_id, after, digest);
     Ok(movement)
 }
 
@@ -317,8 +395,8 @@ fn level_without(tx: &Connection, level: Level, target: &Movement) -> Result<Lev
 /// Appends one movement: checks product and location, computes the new level by the level
 /// rule, applies the policy, writes the row, the level and the checksum.
 pub(crate) fn append(tx: &Connection, stamp: &mut Stamp, draft: Draft, policy: PolicyCheck) -> Result<Movement> {
-    let product = sql::product_brief(tx, draft.product_id)?;
-    let (location_code, location_archived) = sql::location_brief(tx, draft.location_id)?;
+    let product = stamp.cache.product(tx, draft.product_id)?;
+    let (location_code, location_archived) = stamp.cache.location(tx, draft.location_id)?;
     if policy == PolicyCheck::Enforce {
         if product.archived {
             return Err(StoreError::Conflict(format!(
@@ -330,17 +408,17 @@ pub(crate) fn append(tx: &Connection, stamp: &mut Stamp, draft: Draft, policy: P
             return Err(StoreError::Conflict(format!("location {location_code} is archived; choose another location")));
         }
     }
-    let (level, mut digest) = sql::load_level(tx, draft.product_id, draft.location_id)?.unwrap_or_default();
+    let (level, mut digest) = stamp.cache.level(tx, draft.product_id, draft.location_id)?;
     let provisional = stamp.movement(draft, level.on_hand, level.on_hand);
     let after = level_after(tx, level, &provisional)?;
     if policy == PolicyCheck::Enforce {
-        check_policy(tx, &product, &location_code, level.on_hand, after.on_hand)?;
+        check_policy(tx, &mut stamp.cache, &product, &location_code, level.on_hand, after.on_hand)?;
     }
     let movement = Movement { qty_after: after.on_hand, ..provisional };
     movement.validate()?;
     sql::insert_movement(tx, &movement)?;
     digest.add(&movement);
-    sql::save_level(tx, movement.product_id, movement.location_id, &after, &digest)?;
+    stamp.cache.set_level(movement.product_id, movement.location_id, after, digest);
     Ok(movement)
 }
 
@@ -356,8 +434,15 @@ fn level_after(tx: &Connection, level: Level, movement: &Movement) -> Result<Lev
     Ok(after)
 }
 
-fn check_policy(tx: &Connection, product: &ProductBrief, location: &str, before: i64, after: i64) -> Result<()> {
-    let policy = NegativeStockPolicy::effective(sql::global_policy(tx)?, product.negative_stock);
+fn check_policy(
+    tx: &Connection,
+    cache: &mut WriteCache,
+    product: &ProductBrief,
+    location: &str,
+    before: i64,
+    after: i64,
+) -> Result<()> {
+    let policy = NegativeStockPolicy::effective(cache.global_policy(tx)?, product.negative_stock);
     if policy.refuses(before, after) {
         return Err(StoreError::NegativeStock {
             sku: product.sku.clone(),
@@ -394,14 +479,14 @@ pub(crate) fn pair_digest(tx: &Connection, product: ProductId, location: Locatio
 /// Adds a movement recorded by another device (from a pull), in any arrival order: a movement
 /// already held is skipped; a void cancels its target whether the target arrived before or
 /// after it. Returns whether the movement was new.
-pub(crate) fn insert_remote(tx: &Connection, movement: &Movement) -> Result<bool> {
+pub(crate) fn insert_remote(tx: &Connection, cache: &mut WriteCache, movement: &Movement) -> Result<bool> {
     if sql::movement_by_id(tx, movement.id)?.is_some() {
         return Ok(false);
     }
     movement.validate()?;
-    sql::product_brief(tx, movement.product_id)?;
-    sql::location_brief(tx, movement.location_id)?;
-    let (level, mut digest) = sql::load_level(tx, movement.product_id, movement.location_id)?.unwrap_or_default();
+    cache.product(tx, movement.product_id)?;
+    cache.location(tx, movement.location_id)?;
+    let (level, mut digest) = cache.level(tx, movement.product_id, movement.location_id)?;
     let mut voided_by = None;
     let after = if movement.kind == MovementKind::Void {
         cancel_remote_target(tx, level, movement)?
@@ -416,7 +501,7 @@ pub(crate) fn insert_remote(tx: &Connection, movement: &Movement) -> Result<bool
     tx.prepare_cached("UPDATE movements SET sync_state = 'accepted', voided_by = ?2 WHERE id = ?1")?
         .execute(rusqlite::params![movement.id.0, voided_by.map(|v: MovementId| v.0)])?;
     digest.add(movement);
-    sql::save_level(tx, movement.product_id, movement.location_id, &after, &digest)?;
+    cache.set_level(movement.product_id, movement.location_id, after, digest);
     Ok(true)
 }
 
@@ -458,10 +543,12 @@ impl Store {
     pub fn apply_remote(&self, movements: &[Movement]) -> Result<u64> {
         let mut conn = self.write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut cache = WriteCache::default();
         let mut added = 0;
         for movement in movements {
-            added += u64::from(insert_remote(&tx, movement)?);
+            added += u64::from(insert_remote(&tx, &mut cache, movement)?);
         }
+        cache.flush(&tx)?;
         tx.commit()?;
         Ok(added)
     }

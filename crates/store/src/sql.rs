@@ -65,13 +65,13 @@ pub fn insert_movement(conn: &Connection, m: &Movement) -> Result<()> {
          qty_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?;
     stmt.execute(params![
-        m.id.0,
-        m.device_id.0,
+        &m.id.as_bytes()[..],
+        &m.device_id.as_bytes()[..],
         m.device_seq,
-        m.user_id.0,
+        &m.user_id.as_bytes()[..],
         m.kind.as_str(),
-        m.product_id.0,
-        m.location_id.0,
+        &m.product_id.as_bytes()[..],
+        &m.location_id.as_bytes()[..],
         m.delta,
         m.counted_qty,
         m.reason.map(|r| r.as_str()),
@@ -170,14 +170,14 @@ pub fn save_level(
          movement_count = excluded.movement_count, digest = excluded.digest",
     )?;
     stmt.execute(params![
-        product.0,
-        location.0,
+        &product.as_bytes()[..],
+        &location.as_bytes()[..],
         level.on_hand,
-        level.anchor.map(|a| a.id.0),
+        level.anchor.as_ref().map(|a| &a.id.as_bytes()[..]),
         level.anchor.map(|a| a.occurred_at.millis()),
         level.anchor.map(|a| a.counted),
         level.latest.map(|(at, _)| at.millis()),
-        level.latest.map(|(_, id)| id.0),
+        level.latest.as_ref().map(|(_, id)| &id.as_bytes()[..]),
         digest.count as i64,
         &digest.sum_bytes()[..],
     ])?;

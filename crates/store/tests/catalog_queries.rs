@@ -44,7 +44,8 @@ fn every_catalog_edit_is_audited_field_by_field() {
     assert_eq!(name.user_id, f.actor.user_id);
     assert_eq!(name.device_id, f.store.device_id().unwrap());
     assert!(audit.iter().any(|c| c.field == "reorder_point" && c.new_value.as_deref() == Some("12")));
-    assert!(audit.iter().any(|c| c.field == "sku" && c.old_value.is_none()), "creation is audited too");
+    let created = audit.iter().find(|c| c.field == "created").expect("creation is audited too");
+    assert!(created.new_value.as_deref().unwrap().contains("\"sku\":\"SKU-1\""), "{created:?}");
 }
 
 #[test]
@@ -110,7 +111,8 @@ fn history_pages_newest_first_without_overlap() {
         f.receive(p, l, 1);
         f.clock.advance(1000);
     }
-    let adjust = MovementIntent::Adjust { product_id: p, location_id: l, delta: -1, reason: ReasonCode::Damaged, note: None };
+    let adjust =
+        MovementIntent::Adjust { product_id: p, location_id: l, delta: -1, reason: ReasonCode::Damaged, note: None };
     f.store.record(f.actor, &adjust).unwrap();
     let mut seen = Vec::new();
     let mut before = None;

@@ -61,7 +61,9 @@ impl World {
         let mut voided = std::collections::HashSet::new();
         for (n, op) in ops.iter().enumerate() {
             let (device, at) = match op {
-                Op::Delta { device, at, .. } | Op::Count { device, at, .. } | Op::Void { device, at, .. } => (*device, *at),
+                Op::Delta { device, at, .. } | Op::Count { device, at, .. } | Op::Void { device, at, .. } => {
+                    (*device, *at)
+                }
             };
             let base = |pair: usize, kind: MovementKind| {
                 let (product_id, location_id) = self.pair(pair);
@@ -93,7 +95,9 @@ impl World {
                     reason: Some(ReasonCode::Correction),
                     ..base(*pair, MovementKind::Adjust)
                 },
-                Op::Count { pair, counted, .. } => Movement { counted_qty: Some(*counted), ..base(*pair, MovementKind::Count) },
+                Op::Count { pair, counted, .. } => {
+                    Movement { counted_qty: Some(*counted), ..base(*pair, MovementKind::Count) }
+                }
                 Op::Void { target, .. } => {
                     let candidates: Vec<&Movement> =
                         out.iter().filter(|m| m.kind != MovementKind::Void && !voided.contains(&m.id)).collect();

@@ -50,7 +50,7 @@ pub(crate) struct Draft {
 }
 
 impl Draft {
-    fn new(kind: MovementKind, product_id: ProductId, location_id: LocationId) -> Draft {
+    pub(crate) fn new(kind: MovementKind, product_id: ProductId, location_id: LocationId) -> Draft {
         Draft {
             kind,
             product_id,

@@ -348,17 +348,8 @@ impl RowSink for OpeningSink {
         if !write {
             return Ok(false);
         }
-        let draft = Draft {
-            kind: MovementKind::Count,
-            product_id,
-            location_id,
-            delta: None,
-            counted_qty: Some(counted),
-            reason: Some(ReasonCode::Opening),
-            note: None,
-            reference: None,
-            peer_location_id: None,
-        };
+        let mut draft = Draft::new(MovementKind::Count, product_id, location_id);
+        (draft.counted_qty, draft.reason) = (Some(counted), Some(ReasonCode::Opening));
         let seq = self.stamp.next_seq;
         if let Err(e) = ledger::append(tx, &mut self.stamp, draft, PolicyCheck::Enforce) {
             // Nothing of the row was written (or the loop refuses the file): keep device_seq gapless.

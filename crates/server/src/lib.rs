@@ -1,4 +1,16 @@
-//! smartstock-server: the HTTPS system of record (DESIGN.md, "Parts" and "Security").
+//! smartstock-server: the HTTPS system of record (DESIGN.md, "Parts", "Sync", "Security").
 //!
-//! Not built yet — issue #3 fills this crate. It exports nothing so that nothing can depend on a
-//! server that does not exist.
+//! Owns: the HTTP API (`api`), authentication (`auth`), storage behind one trait (`storage`, with
+//! the embedded SQLite backend), the event stream that tells clients new data exists (`events`),
+//! TLS (`tls`) and configuration (`config`).
+//!
+//! Must not: hold state outside its database (several instances may share one PostgreSQL), or
+//! re-implement a domain rule of `smartstock-core` (the level rule, checksum and validation are
+//! called, never copied).
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod events;
+pub mod storage;
+pub mod tls;

@@ -10,10 +10,12 @@ use crate::{Actor, Store};
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 use smartstock_core::{Alert, AlertId, LocationId, MovementId, ProductId, Timestamp, UserId};
 
-const ALERT_COLUMNS: &str =
+/// Columns of `alerts` in the order `alert_from_row` reads them (the server uses the same).
+pub const ALERT_COLUMNS: &str =
     "id, kind, product_id, location_id, quantity, movement_id, message, raised_at, resolved_by, resolved_at";
 
-fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
+/// Maps a row selected with `ALERT_COLUMNS`.
+pub fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
     let kind: String = row.get(1)?;
     Ok(Alert {
         id: AlertId(row.get(0)?),

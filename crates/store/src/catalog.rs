@@ -12,11 +12,14 @@ use smartstock_core::{
     UserId,
 };
 
-const PRODUCT_COLUMNS: &str = "id, sku, name, barcode, unit, unit_scale, reorder_point, reorder_qty, cost_minor, \
+/// Columns of `products` in the order `product_from_row` reads them (the server uses the same).
+pub const PRODUCT_COLUMNS: &str = "id, sku, name, barcode, unit, unit_scale, reorder_point, reorder_qty, cost_minor, \
      price_minor, archived, negative_stock";
-const LOCATION_COLUMNS: &str = "id, code, name, kind, parent_id, archived";
+/// Columns of `locations` in the order `location_from_row` reads them.
+pub const LOCATION_COLUMNS: &str = "id, code, name, kind, parent_id, archived";
 
-pub(crate) fn product_from_row(row: &Row<'_>) -> rusqlite::Result<Product> {
+/// Maps a row selected with `PRODUCT_COLUMNS`.
+pub fn product_from_row(row: &Row<'_>) -> rusqlite::Result<Product> {
     Ok(Product {
         id: ProductId(row.get(0)?),
         sku: row.get(1)?,
@@ -33,7 +36,8 @@ pub(crate) fn product_from_row(row: &Row<'_>) -> rusqlite::Result<Product> {
     })
 }
 
-pub(crate) fn location_from_row(row: &Row<'_>) -> rusqlite::Result<Location> {
+/// Maps a row selected with `LOCATION_COLUMNS`.
+pub fn location_from_row(row: &Row<'_>) -> rusqlite::Result<Location> {
     let kind: String = row.get(3)?;
     Ok(Location {
         id: LocationId(row.get(0)?),

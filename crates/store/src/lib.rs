@@ -23,7 +23,7 @@ pub mod outbox;
 pub mod queries;
 pub mod reconcile;
 pub mod schema;
-mod sql;
+pub mod sql;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, StoreError};

@@ -1,4 +1,5 @@
-//! Small data-access functions shared by the store's modules: each takes a `&Connection` (a
+//! Small data-access functions shared by the store's modules (and by the server's SQLite backend,
+//! whose `movements` and `levels` tables have the same columns): each takes a `&Connection` (a
 //! `Transaction` derefs to one) so writes compose into the caller's transaction.
 //!
 //! Must not: open transactions of its own or decide rules; callers do both.

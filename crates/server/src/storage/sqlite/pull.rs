@@ -1,0 +1,86 @@
+//! Pull on SQLite: movements of other devices, catalog rows and alerts with a feed number after
+//! the cursor, merged in feed order, at most `limit` items. The next cursor is the last feed
+//! number examined, so a page that held only the device's own movements still moves on.
+//!
+//! Must not: write.
+
+use super::{alert_from_row, ALERT_COLUMNS};
+use crate::storage::Result;
+use rusqlite::{params, Connection};
+use smartstock_core::wire::{PullPage, WIRE_VERSION};
+use smartstock_core::{Alert, DeviceId, Location, Movement, Product};
+use smartstock_store::sql;
+
+enum Item {
+    Movement(Movement),
+    Product(Product),
+    Location(Location),
+    Alert(Alert),
+}
+
+fn fetch<T>(
+    conn: &Connection,
+    sql_text: &str,
+    after: i64,
+    limit: u32,
+    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<(i64, T)>> {
+    let mut stmt = conn.prepare_cached(sql_text)?;
+    let rows = stmt.query_map(params![after, limit + 1], |r| Ok((r.get::<_, i64>("seq")?, map(r)?)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// One page after `after`.
+pub(super) fn pull(conn: &Connection, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
+    let limit = limit.clamp(1, 10_000);
+    let movements = format!(
+        "SELECT {}, server_seq AS seq FROM movements WHERE server_seq > ?1 ORDER BY server_seq LIMIT ?2",
+        sql::MOVEMENT_COLUMNS
+    );
+    let mut items: Vec<(i64, Item)> = Vec::new();
+    items.extend(fetch(conn, &movements, after, limit, |r| sql::movement_from_row(r).map(Item::Movement))?);
+    items.extend(fetch(
+        conn,
+        &format!("SELECT {}, feed_seq AS seq FROM products WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2", super::PRODUCT_COLUMNS),
+        after,
+        limit,
+        |r| super::product_from_row(r).map(Item::Product),
+    )?);
+    items.extend(fetch(
+        conn,
+        &format!("SELECT {}, feed_seq AS seq FROM locations WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2", super::LOCATION_COLUMNS),
+        after,
+        limit,
+        |r| super::location_from_row(r).map(Item::Location),
+    )?);
+    items.extend(fetch(
+        conn,
+        &format!("SELECT {ALERT_COLUMNS}, feed_seq AS seq FROM alerts WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2"),
+        after,
+        limit,
+        |r| alert_from_row(r).map(Item::Alert),
+    )?);
+    items.sort_by_key(|(seq, _)| *seq);
+    let has_more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_after = items.last().map_or(after, |(seq, _)| *seq);
+    let mut page = PullPage {
+        v: WIRE_VERSION,
+        movements: Vec::new(),
+        products: Vec::new(),
+        locations: Vec::new(),
+        alerts: Vec::new(),
+        next_after,
+        has_more,
+    };
+    for (_, item) in items {
+        match item {
+            Item::Movement(m) if m.device_id == device => {}
+            Item::Movement(m) => page.movements.push(m),
+            Item::Product(p) => page.products.push(p),
+            Item::Location(l) => page.locations.push(l),
+            Item::Alert(a) => page.alerts.push(a),
+        }
+    }
+    Ok(page)
+}

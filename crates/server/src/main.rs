@@ -1,4 +1,264 @@
-//! smartstock-server: the command line (serve, init, user management). Everything it does is a
-//! call into the library; this file only parses arguments and reports errors.
+//! smartstock-server: the command line. `serve` runs the API; `init` creates the database and
+//! the bootstrap admin; `user …` manages accounts; `backup` copies the database. Each command is
+//! a call into the library; this file parses arguments and reports errors.
 
-fn main() {}
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use smartstock_server::api::{self, ApiSettings, AppState};
+use smartstock_server::auth::{check_password_policy, generate_password, hash_password};
+use smartstock_server::config::{DatabaseTarget, ServeConfig, TlsMode};
+use smartstock_server::events::Events;
+use smartstock_server::storage::{self, NewUser, Role, Storage};
+use smartstock_server::tls;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "smartstock-server", version, about = "SmartStock's central HTTPS server")]
+struct Cli {
+    /// SQLite file path, or a postgres:// URL.
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = "smartstock.db")]
+    database: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the API.
+    Serve {
+        /// Address and port (port 0 picks a free one, printed at start).
+        #[arg(long, env = "SMARTSTOCK_LISTEN", default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// PEM certificate chain (with --tls-key); without both, a self-signed certificate is made.
+        #[arg(long, env = "SMARTSTOCK_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key.
+        #[arg(long, env = "SMARTSTOCK_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Plain HTTP, for tests or behind a TLS-terminating proxy only.
+        #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+        insecure_http: bool,
+        /// Allow devices to record movements that take stock below zero.
+        #[arg(long, env = "ALLOW_NEGATIVE_STOCK", default_value_t = false)]
+        allow_negative_stock: bool,
+        /// Largest request body in bytes.
+        #[arg(long, env = "SMARTSTOCK_BODY_LIMIT", default_value_t = 4 * 1024 * 1024)]
+        body_limit: usize,
+        /// Access token lifetime in seconds.
+        #[arg(long, env = "SMARTSTOCK_ACCESS_TTL", default_value_t = 900)]
+        access_ttl: i64,
+        /// Sign-in attempts per minute per user name and per address.
+        #[arg(long, env = "SMARTSTOCK_LOGIN_PER_MINUTE", default_value_t = 10)]
+        login_per_minute: i64,
+    },
+    /// Creates the database and prints a one-time password for the bootstrap admin `admin`.
+    Init,
+    /// Manages users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Writes a consistent copy of the live database to FILE (SQLite).
+    Backup {
+        /// Target file (must not exist).
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Adds a user; the password comes from SMARTSTOCK_PASSWORD or is generated and printed.
+    Add {
+        /// Login name.
+        name: String,
+        /// admin, manager, clerk or viewer.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Location ids a clerk may record at (repeat).
+        #[arg(long = "location")]
+        locations: Vec<uuid::Uuid>,
+    },
+    /// Sets a new one-time password (printed) and ends the user's sessions.
+    ResetPassword {
+        /// Login name.
+        name: String,
+    },
+    /// Disables the user and ends their sessions.
+    Disable {
+        /// Login name.
+        name: String,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| "must be admin, manager, clerk or viewer".to_string())
+}
+
+fn open(database: &str) -> Result<Arc<dyn Storage>> {
+    let target = DatabaseTarget::parse(database);
+    storage::open(&target).with_context(|| format!("cannot open the database ({})", target.redacted()))
+}
+
+fn password_from_env_or_generated() -> Result<(String, bool)> {
+    match std::env::var("SMARTSTOCK_PASSWORD") {
+        Ok(password) => {
+            check_password_policy(&password).map_err(anyhow::Error::msg).context("SMARTSTOCK_PASSWORD")?;
+            Ok((password, false))
+        }
+        Err(_) => Ok((generate_password(), true)),
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Init => init(&cli.database),
+        Command::User { command } => user(&cli.database, command),
+        Command::Backup { file } => backup(&cli.database, &file),
+        Command::Serve { listen, tls_cert, tls_key, insecure_http, allow_negative_stock, body_limit, access_ttl, login_per_minute } => {
+            let tls = match (tls_cert, tls_key, insecure_http) {
+                (_, _, true) => TlsMode::InsecureHttp,
+                (Some(cert), Some(key), _) => TlsMode::Files { cert, key },
+                _ => TlsMode::SelfSigned,
+            };
+            let api = ApiSettings {
+                access_ttl_ms: access_ttl.max(1) * 1000,
+                body_limit_bytes: body_limit,
+                login_attempts_per_minute: login_per_minute,
+                ..ApiSettings::default()
+            };
+            let config = ServeConfig { listen, tls, api, allow_negative_stock };
+            let storage = open(&cli.database)?;
+            tokio::runtime::Runtime::new()?.block_on(serve(storage, config))
+        }
+    }
+}
+
+fn init(database: &str) -> Result<()> {
+    let storage = open(database)?;
+    if storage.user_by_name("admin")?.is_some() {
+        bail!("the database is already initialised (user admin exists); use `user reset-password admin`");
+    }
+    let password = generate_password();
+    let user = NewUser {
+        username: "admin".into(),
+        password_hash: hash_password(&password).map_err(anyhow::Error::msg)?,
+        role: Role::Admin,
+        must_change_password: true,
+        locations: Vec::new(),
+    };
+    storage.create_user(&user, api::now())?;
+    println!("Database ready. Bootstrap admin: user `admin`, one-time password: {password}");
+    println!("Sign in and change it: the server refuses everything else until you do.");
+    Ok(())
+}
+
+fn user(database: &str, command: UserCommand) -> Result<()> {
+    let storage = open(database)?;
+    match command {
+        UserCommand::Add { name, role, locations } => {
+            let (password, generated) = password_from_env_or_generated()?;
+            let user = NewUser {
+                username: name.clone(),
+                password_hash: hash_password(&password).map_err(anyhow::Error::msg)?,
+                role,
+                must_change_password: generated,
+                locations: locations.into_iter().map(smartstock_core::LocationId).collect(),
+            };
+            storage.create_user(&user, api::now())?;
+            match generated {
+                true => println!("User {name} ({}) added; one-time password: {password}", role.as_str()),
+                false => println!("User {name} ({}) added with the password from SMARTSTOCK_PASSWORD", role.as_str()),
+            }
+        }
+        UserCommand::ResetPassword { name } => {
+            let found = storage.user_by_name(&name)?.with_context(|| format!("no user named {name}"))?;
+            let password = generate_password();
+            storage.set_password(found.id, &hash_password(&password).map_err(anyhow::Error::msg)?, true, true)?;
+            println!("New one-time password for {name}: {password}");
+        }
+        UserCommand::Disable { name } => {
+            let found = storage.user_by_name(&name)?.with_context(|| format!("no user named {name}"))?;
+            storage.set_disabled(found.id, true)?;
+            println!("User {name} disabled; their sessions ended");
+        }
+    }
+    Ok(())
+}
+
+fn backup(database: &str, file: &std::path::Path) -> Result<()> {
+    if file.exists() {
+        bail!("{} exists; choose a new file name", file.display());
+    }
+    match DatabaseTarget::parse(database) {
+        DatabaseTarget::Sqlite(path) => {
+            storage::sqlite::SqliteStorage::open(&path)?.backup_to(file)?;
+            println!("Backup written to {}", file.display());
+            Ok(())
+        }
+        DatabaseTarget::Postgres(_) => bail!("back up PostgreSQL with pg_dump"),
+    }
+}
+
+async fn serve(storage: Arc<dyn Storage>, config: ServeConfig) -> Result<()> {
+    let policy = if config.allow_negative_stock {
+        smartstock_core::NegativeStockPolicy::Allow
+    } else {
+        smartstock_core::NegativeStockPolicy::Forbid
+    };
+    storage.set_negative_stock_policy(policy)?;
+    let state = AppState { storage, events: Events::default(), settings: Arc::new(config.api.clone()) };
+    let app = api::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        // Finish in-flight requests (a push commits or rolls back whole) before exiting.
+        shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+    });
+    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    match config.tls {
+        TlsMode::InsecureHttp => {
+            println!("smartstock-server listening on http://{address} (plain HTTP: use only behind a TLS proxy or in tests)");
+            axum_server::from_tcp(listener)?.handle(handle).serve(app).await?;
+        }
+        mode => {
+            let identity = match mode {
+                TlsMode::Files { cert, key } => tls::load(&cert, &key)?,
+                _ => tls::self_signed()?,
+            };
+            println!("TLS certificate SHA-256 fingerprint: {}", identity.fingerprint);
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(identity)?);
+            println!("smartstock-server listening on https://{address}");
+            axum_server::from_tcp_rustls(listener, rustls)?.handle(handle).serve(app).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,1 +1,137 @@
-//! api
+//! The HTTP API: `app()` builds the router (apart from `main`, so tests drive it in-process or on
+//! port 0). Handlers are short: extract, check the role, call storage on the blocking pool,
+//! answer. Routes:
+//!
+//! | route | who |
+//! |---|---|
+//! | `GET /healthz`, `GET /readyz` | anyone |
+//! | `POST /api/v1/auth/login`, `POST /api/v1/auth/refresh` | anyone (rate limited) |
+//! | `POST /api/v1/auth/logout`, `POST /api/v1/auth/password` | signed in |
+//! | `POST /api/v1/devices` | signed in |
+//! | `POST /api/v1/sync/push` | clerk and up |
+//! | `GET /api/v1/sync/pull`, `GET /api/v1/events`, `GET /api/v1/stock`, `GET /api/v1/checksum`, `GET /api/v1/alerts` | signed in |
+//! | `PUT /api/v1/products/{id}`, `PUT /api/v1/locations/{id}`, `POST /api/v1/alerts/{id}/resolve` | manager and up |
+//! | `POST /api/v1/users`, `POST /api/v1/users/{name}/password`, `POST /api/v1/users/{name}/disable` | admin |
+//!
+//! Must not: contain SQL or domain rules.
+
+mod auth;
+mod catalog;
+pub mod error;
+mod extract;
+mod sync;
+mod users;
+
+use crate::events::Events;
+use crate::storage::Storage;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::routing::{get, post, put};
+use axum::Router;
+use error::ApiError;
+use smartstock_core::Timestamp;
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Limits and lifetimes the API enforces.
+#[derive(Clone, Debug)]
+pub struct ApiSettings {
+    /// Access token lifetime.
+    pub access_ttl_ms: i64,
+    /// Refresh token lifetime (the longest a device may stay signed in without the password).
+    pub refresh_ttl_ms: i64,
+    /// Largest request body.
+    pub body_limit_bytes: usize,
+    /// Sign-in attempts per minute per user name and per client address.
+    pub login_attempts_per_minute: i64,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            access_ttl_ms: 15 * 60 * 1000,
+            refresh_ttl_ms: 30 * 24 * 3600 * 1000,
+            body_limit_bytes: 4 * 1024 * 1024,
+            login_attempts_per_minute: 10,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The backend.
+    pub storage: Arc<dyn Storage>,
+    /// New-data notices.
+    pub events: Events,
+    /// Limits.
+    pub settings: Arc<ApiSettings>,
+}
+
+impl AppState {
+    /// Runs a storage call on the blocking pool.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Storage) -> crate::storage::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let storage = self.storage.clone();
+        tokio::task::spawn_blocking(move || f(storage.as_ref())).await.map_err(ApiError::internal)?.map_err(ApiError::from)
+    }
+
+    /// Tells event streams the feed moved.
+    pub async fn announce(&self) {
+        if let Ok(head) = self.blocking(|s| s.head_seq()).await {
+            self.events.publish(head);
+        }
+    }
+}
+
+/// Now, from the system clock.
+pub fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    Timestamp(millis)
+}
+
+/// The whole API with its middleware.
+pub fn app(state: AppState) -> Router {
+    let limit = state.settings.body_limit_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/refresh", post(auth::refresh))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/password", post(auth::change_password))
+        .route("/api/v1/devices", post(sync::register_device))
+        .route("/api/v1/sync/push", post(sync::push))
+        .route("/api/v1/sync/pull", get(sync::pull))
+        .route("/api/v1/events", get(sync::events))
+        .route("/api/v1/stock", get(catalog::stock))
+        .route("/api/v1/checksum", get(catalog::checksum))
+        .route("/api/v1/alerts", get(catalog::alerts))
+        .route("/api/v1/alerts/{id}/resolve", post(catalog::resolve_alert))
+        .route("/api/v1/products/{id}", put(catalog::save_product))
+        .route("/api/v1/locations/{id}", put(catalog::save_location))
+        .route("/api/v1/users", post(users::create))
+        .route("/api/v1/users/{name}/password", post(users::reset_password))
+        .route("/api/v1/users/{name}/disable", post(users::disable))
+        .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(set_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(set_header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(set_header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(set_header(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"))
+        .layer(set_header(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+        .layer(set_header(header::CACHE_CONTROL, "no-store"))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn ready(state: axum::extract::State<AppState>) -> Result<&'static str, ApiError> {
+    state.blocking(|s| s.ready()).await.map(|()| "ready")
+}
+
+/// A security header set on every response.
+fn set_header(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}

@@ -11,6 +11,16 @@ use serde::{Deserialize, Serialize};
 use smartstock_core::wire::{MovementOutcome, PullPage, PushRequest};
 use smartstock_core::{Alert, AlertId, DeviceId, LedgerDigest, Location, LocationId, Product, ProductId, Timestamp, UserId};
 
+/// Opens the backend the target names (creating and migrating its schema).
+pub fn open(target: &crate::config::DatabaseTarget) -> Result<std::sync::Arc<dyn Storage>> {
+    match target {
+        crate::config::DatabaseTarget::Sqlite(path) => Ok(std::sync::Arc::new(sqlite::SqliteStorage::open(path)?)),
+        crate::config::DatabaseTarget::Postgres(_) => Err(StorageError::Database(
+            "the PostgreSQL backend is not built into this server yet; use a SQLite file path".into(),
+        )),
+    }
+}
+
 /// A user's role (DESIGN.md, "Security").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

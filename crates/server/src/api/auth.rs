@@ -1,0 +1,166 @@
+//! Sign-in, token refresh, sign-out and password change.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{ClientAddress, PasswordChangeSession, StrictJson};
+use super::{now, AppState};
+use crate::auth::{check_password_policy, hash_password, new_tokens, token_hash, verify_password};
+use crate::storage::{Role, UserRecord};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use smartstock_core::{LocationId, UserId};
+
+/// `POST /api/v1/auth/login`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+/// `POST /api/v1/auth/refresh`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// `POST /api/v1/auth/password`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    current_password: String,
+    new_password: String,
+}
+
+/// The signed-in user as clients see it.
+#[derive(Serialize)]
+pub struct UserView {
+    id: UserId,
+    username: String,
+    role: Role,
+    must_change_password: bool,
+    locations: Vec<LocationId>,
+}
+
+impl From<&UserRecord> for UserView {
+    fn from(u: &UserRecord) -> Self {
+        UserView {
+            id: u.id,
+            username: u.username.clone(),
+            role: u.role,
+            must_change_password: u.must_change_password,
+            locations: u.locations.clone(),
+        }
+    }
+}
+
+/// Tokens and the user they belong to.
+#[derive(Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    access_expires_at: i64,
+    refresh_token: String,
+    refresh_expires_at: i64,
+    user: UserView,
+}
+
+async fn check_rate(state: &AppState, key: String) -> ApiResult<()> {
+    let max = state.settings.login_attempts_per_minute;
+    let at = now();
+    if state.blocking(move |s| s.rate_limit(&key, 60_000, max, at)).await? {
+        return Ok(());
+    }
+    tracing::warn!(target: "auth", "sign-in rate limit reached");
+    Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many sign-in attempts; wait a minute and try again"))
+}
+
+/// Signs in with a user name and password.
+pub async fn login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    StrictJson(body): StrictJson<LoginRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    check_rate(&state, format!("login:ip:{address}")).await?;
+    check_rate(&state, format!("login:user:{}", body.username.to_lowercase())).await?;
+    let name = body.username.clone();
+    let user = state.blocking(move |s| s.user_by_name(&name)).await?;
+    let password = body.password;
+    let verified = match user {
+        Some(user) => {
+            let hash = user.password_hash.clone();
+            let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await.map_err(ApiError::internal)?;
+            ok.then_some(user)
+        }
+        None => None,
+    };
+    let Some(user) = verified.filter(|u| !u.disabled) else {
+        tracing::warn!(target: "auth", username = %body.username, %address, "failed sign-in");
+        return Err(ApiError::unauthenticated("wrong user name or password, or the account is disabled"));
+    };
+    let at = now();
+    let tokens = new_tokens(at, state.settings.access_ttl_ms, state.settings.refresh_ttl_ms);
+    let (user_id, hashes) = (user.id, tokens.hashes.clone());
+    state.blocking(move |s| s.create_session(user_id, &hashes, at)).await?;
+    tracing::info!(target: "auth", username = %user.username, "signed in");
+    Ok(Json(token_response(tokens, &user)))
+}
+
+fn token_response(tokens: crate::auth::NewTokens, user: &UserRecord) -> TokenResponse {
+    TokenResponse {
+        access_expires_at: tokens.hashes.access_expires_at.millis(),
+        refresh_expires_at: tokens.hashes.refresh_expires_at.millis(),
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        user: UserView::from(user),
+    }
+}
+
+/// Swaps a refresh token for a new pair (the old one stops working).
+pub async fn refresh(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    StrictJson(body): StrictJson<RefreshRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    check_rate(&state, format!("refresh:ip:{address}")).await?;
+    let at = now();
+    let tokens = new_tokens(at, state.settings.access_ttl_ms, state.settings.refresh_ttl_ms);
+    let (old, hashes) = (token_hash(body.refresh_token.trim()), tokens.hashes.clone());
+    let user = state.blocking(move |s| s.rotate_session(&old, &hashes, at)).await?;
+    match user.filter(|u| !u.disabled) {
+        Some(user) => Ok(Json(token_response(tokens, &user))),
+        None => {
+            tracing::warn!(target: "auth", "refresh with an unknown, used, expired or revoked token");
+            Err(ApiError::unauthenticated("the refresh token is expired or revoked; sign in again"))
+        }
+    }
+}
+
+/// Ends the session.
+pub async fn logout(State(state): State<AppState>, PasswordChangeSession(session): PasswordChangeSession) -> ApiResult<StatusCode> {
+    let (id, at) = (session.session_id, now());
+    state.blocking(move |s| s.revoke_session(id, at)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes the signed-in user's password (required first for the bootstrap admin).
+pub async fn change_password(
+    State(state): State<AppState>,
+    PasswordChangeSession(session): PasswordChangeSession,
+    StrictJson(body): StrictJson<PasswordRequest>,
+) -> ApiResult<StatusCode> {
+    check_password_policy(&body.new_password).map_err(ApiError::invalid)?;
+    let stored = session.user.password_hash.clone();
+    let current = body.current_password;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&stored, &current)).await.map_err(ApiError::internal)?;
+    if !ok {
+        tracing::warn!(target: "auth", username = %session.user.username, "password change with a wrong current password");
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "the current password is wrong"));
+    }
+    let new = body.new_password;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&new)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let user = session.user.id;
+    state.blocking(move |s| s.set_password(user, &hash, false, false)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

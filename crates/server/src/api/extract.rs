@@ -1,0 +1,121 @@
+//! Extractors: strict JSON bodies (unknown fields, wrong types and oversized bodies become
+//! `ApiError`s with the same `{code, message}` shape) and the signed-in session with its role.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::auth::token_hash;
+use crate::storage::{Role, SessionRecord, UserRecord};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+/// A JSON body whose type rejects unknown fields; every rejection is an `ApiError`.
+pub struct StrictJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for StrictJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(StrictJson(value)),
+            Err(rejection) => Err(json_error(rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "not_json",
+        _ => "invalid_json",
+    };
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large; send smaller batches".to_string(),
+        _ => rejection.body_text(),
+    };
+    ApiError::new(status, code, message)
+}
+
+/// The signed-in user of a request (`Authorization: Bearer <access token>`). Refuses users who
+/// must change their password first; `PasswordChangeSession` lets those through.
+pub struct Session {
+    /// Session id (for sign-out).
+    pub session_id: uuid::Uuid,
+    /// The user as stored now.
+    pub user: UserRecord,
+}
+
+impl Session {
+    /// 403 unless the user's role includes `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.user.role.at_least(role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("this needs the {} role; you are {}", role.as_str(), self.user.role.as_str())))
+        }
+    }
+}
+
+/// A session that may still have to change its password (for the change itself and sign-out).
+pub struct PasswordChangeSession(pub Session);
+
+async fn session_from(parts: &Parts, state: &AppState) -> Result<Session, ApiError> {
+    let token = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthenticated("sign in first: send Authorization: Bearer <access token>"))?;
+    let hash = token_hash(token.trim());
+    let now = super::now();
+    let found: Option<SessionRecord> = state.blocking(move |s| s.session_by_access(&hash, now)).await?;
+    let record = found.ok_or_else(|| {
+        tracing::warn!(target: "auth", "request with an unknown or expired access token");
+        ApiError::unauthenticated("the access token is expired or revoked; refresh it or sign in again")
+    })?;
+    if record.user.disabled {
+        tracing::warn!(target: "auth", user = %record.user.username, "request from a disabled user");
+        return Err(ApiError::unauthenticated("this account is disabled; ask an administrator"));
+    }
+    Ok(Session { session_id: record.session_id, user: record.user })
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = session_from(parts, state).await?;
+        if session.user.must_change_password {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "change your password first (POST /api/v1/auth/password)",
+            ));
+        }
+        Ok(session)
+    }
+}
+
+impl FromRequestParts<AppState> for PasswordChangeSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        session_from(parts, state).await.map(PasswordChangeSession)
+    }
+}
+
+/// The client's IP address (for rate limits and logs); `unknown` when the server was not started
+/// with connection info (in-process tests).
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let address = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(ClientAddress(address.map_or_else(|| "unknown".into(), |info| info.0.ip().to_string())))
+    }
+}

@@ -45,7 +45,8 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 
 /// Whether `password` matches the stored hash (constant-time inside argon2).
 pub fn verify_password(stored_hash: &str, password: &str) -> bool {
-    PasswordHash::new(stored_hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(stored_hash)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// A password that meets the policy, for the bootstrap admin (shown once).

@@ -122,7 +122,16 @@ fn main() -> Result<()> {
         Command::Init => init(&cli.database),
         Command::User { command } => user(&cli.database, command),
         Command::Backup { file } => backup(&cli.database, &file),
-        Command::Serve { listen, tls_cert, tls_key, insecure_http, allow_negative_stock, body_limit, access_ttl, login_per_minute } => {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            insecure_http,
+            allow_negative_stock,
+            body_limit,
+            access_ttl,
+            login_per_minute,
+        } => {
             let tls = match (tls_cert, tls_key, insecure_http) {
                 (_, _, true) => TlsMode::InsecureHttp,
                 (Some(cert), Some(key), _) => TlsMode::Files { cert, key },
@@ -223,12 +232,15 @@ async fn serve(storage: Arc<dyn Storage>, config: ServeConfig) -> Result<()> {
         // Finish in-flight requests (a push commits or rolls back whole) before exiting.
         shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
     });
-    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener =
+        std::net::TcpListener::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
     match config.tls {
         TlsMode::InsecureHttp => {
-            println!("smartstock-server listening on http://{address} (plain HTTP: use only behind a TLS proxy or in tests)");
+            println!(
+                "smartstock-server listening on http://{address} (plain HTTP: use only behind a TLS proxy or in tests)"
+            );
             axum_server::from_tcp(listener)?.handle(handle).serve(app).await?;
         }
         mode => {

@@ -68,8 +68,11 @@ pub fn self_signed() -> Result<Identity, TlsError> {
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
     let certified = rcgen::generate_simple_self_signed(names)?;
     let der = certified.cert.der().clone();
-    let key = PrivateKeyDer::try_from(certified.signing_key.serialize_der())
-        .map_err(|e| TlsError::Pem { what: "private key", path: "(generated)".into(), reason: e.to_string() })?;
+    let key = PrivateKeyDer::try_from(certified.signing_key.serialize_der()).map_err(|e| TlsError::Pem {
+        what: "private key",
+        path: "(generated)".into(),
+        reason: e.to_string(),
+    })?;
     Ok(Identity { fingerprint: fingerprint(&der), cert_pem: certified.cert.pem(), chain: vec![der], key })
 }
 

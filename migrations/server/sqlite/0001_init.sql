@@ -124,14 +124,18 @@ CREATE INDEX movements_pair ON movements (product_id, location_id, occurred_at, 
 CREATE INDEX movements_ref ON movements (ref) WHERE ref IS NOT NULL;
 
 -- Every pushed movement's outcome, accepted or rejected, written in the same transaction as the
--- movement: a replay returns it. A rejection still uses its device_seq.
+-- movement: a replay returns it. A rejection still uses its device_seq. One movement id may stand
+-- under two (device, seq) pairs: a device that registered anew re-sequences movements the server
+-- already holds, and each keeps its first outcome.
 CREATE TABLE received (
     device_id   BLOB    NOT NULL,
     device_seq  INTEGER NOT NULL,
-    movement_id BLOB    NOT NULL UNIQUE,
+    movement_id BLOB    NOT NULL,
     outcome     TEXT    NOT NULL,
     PRIMARY KEY (device_id, device_seq)
 ) STRICT, WITHOUT ROWID;
+
+CREATE INDEX received_movement ON received (movement_id);
 
 CREATE TABLE levels (
     product_id     BLOB    NOT NULL,

@@ -73,7 +73,11 @@ async fn check_rate(state: &AppState, key: String) -> ApiResult<()> {
         return Ok(());
     }
     tracing::warn!(target: "auth", "sign-in rate limit reached");
-    Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many sign-in attempts; wait a minute and try again"))
+    Err(ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many sign-in attempts; wait a minute and try again",
+    ))
 }
 
 /// Signs in with a user name and password.
@@ -90,7 +94,9 @@ pub async fn login(
     let verified = match user {
         Some(user) => {
             let hash = user.password_hash.clone();
-            let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await.map_err(ApiError::internal)?;
+            let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+                .await
+                .map_err(ApiError::internal)?;
             ok.then_some(user)
         }
         None => None,
@@ -138,7 +144,10 @@ pub async fn refresh(
 }
 
 /// Ends the session.
-pub async fn logout(State(state): State<AppState>, PasswordChangeSession(session): PasswordChangeSession) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    PasswordChangeSession(session): PasswordChangeSession,
+) -> ApiResult<StatusCode> {
     let (id, at) = (session.session_id, now());
     state.blocking(move |s| s.revoke_session(id, at)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -153,13 +162,17 @@ pub async fn change_password(
     check_password_policy(&body.new_password).map_err(ApiError::invalid)?;
     let stored = session.user.password_hash.clone();
     let current = body.current_password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&stored, &current)).await.map_err(ApiError::internal)?;
+    let ok =
+        tokio::task::spawn_blocking(move || verify_password(&stored, &current)).await.map_err(ApiError::internal)?;
     if !ok {
         tracing::warn!(target: "auth", username = %session.user.username, "password change with a wrong current password");
         return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "the current password is wrong"));
     }
     let new = body.new_password;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&new)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&new))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
     let user = session.user.id;
     state.blocking(move |s| s.set_password(user, &hash, false, false)).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -52,7 +52,11 @@ pub struct StockQuery {
 }
 
 /// Levels as the server holds them.
-pub async fn stock(State(state): State<AppState>, _session: Session, Query(q): Query<StockQuery>) -> ApiResult<Json<Vec<StockLevel>>> {
+pub async fn stock(
+    State(state): State<AppState>,
+    _session: Session,
+    Query(q): Query<StockQuery>,
+) -> ApiResult<Json<Vec<StockLevel>>> {
     Ok(Json(state.blocking(move |s| s.stock(q.location_id)).await?))
 }
 
@@ -72,7 +76,11 @@ pub struct ChecksumView {
 }
 
 /// The ledger checksum of a product × location (a client compares its own).
-pub async fn checksum(State(state): State<AppState>, _session: Session, Query(q): Query<ChecksumQuery>) -> ApiResult<Json<ChecksumView>> {
+pub async fn checksum(
+    State(state): State<AppState>,
+    _session: Session,
+    Query(q): Query<ChecksumQuery>,
+) -> ApiResult<Json<ChecksumView>> {
     let digest = state.blocking(move |s| s.checksum(q.product_id, q.location_id)).await?;
     Ok(Json(ChecksumView { movement_count: digest.count, checksum: digest.to_string() }))
 }
@@ -86,12 +94,20 @@ pub struct AlertQuery {
 }
 
 /// Alerts, newest first.
-pub async fn alerts(State(state): State<AppState>, _session: Session, Query(q): Query<AlertQuery>) -> ApiResult<Json<Vec<Alert>>> {
+pub async fn alerts(
+    State(state): State<AppState>,
+    _session: Session,
+    Query(q): Query<AlertQuery>,
+) -> ApiResult<Json<Vec<Alert>>> {
     Ok(Json(state.blocking(move |s| s.alerts(q.open)).await?))
 }
 
 /// Resolves an alert (managers; audited and pulled by every device).
-pub async fn resolve_alert(State(state): State<AppState>, session: Session, Path(id): Path<AlertId>) -> ApiResult<StatusCode> {
+pub async fn resolve_alert(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<AlertId>,
+) -> ApiResult<StatusCode> {
     session.require(Role::Manager)?;
     let (actor, at) = (session.user.id, now());
     state.blocking(move |s| s.resolve_alert(actor, id, at)).await?;

@@ -54,7 +54,11 @@ impl Session {
         if self.user.role.at_least(role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("this needs the {} role; you are {}", role.as_str(), self.user.role.as_str())))
+            Err(ApiError::forbidden(format!(
+                "this needs the {} role; you are {}",
+                role.as_str(),
+                self.user.role.as_str()
+            )))
         }
     }
 }

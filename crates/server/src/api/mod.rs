@@ -75,7 +75,10 @@ impl AppState {
         f: impl FnOnce(&dyn Storage) -> crate::storage::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let storage = self.storage.clone();
-        tokio::task::spawn_blocking(move || f(storage.as_ref())).await.map_err(ApiError::internal)?.map_err(ApiError::from)
+        tokio::task::spawn_blocking(move || f(storage.as_ref()))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)
     }
 
     /// Tells event streams the feed moved.

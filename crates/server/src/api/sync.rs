@@ -49,7 +49,8 @@ pub async fn push(
     StrictJson(request): StrictJson<PushRequest>,
 ) -> ApiResult<Json<PushResponse>> {
     session.require(Role::Clerk)?;
-    let pusher = Pusher { user_id: session.user.id, role: session.user.role, locations: session.user.locations.clone() };
+    let pusher =
+        Pusher { user_id: session.user.id, role: session.user.role, locations: session.user.locations.clone() };
     let at = now();
     let outcomes = state.blocking(move |s| s.push(&pusher, &request, at)).await?;
     state.announce().await;
@@ -67,7 +68,11 @@ pub struct PullQuery {
 }
 
 /// One page of other devices' movements, catalog changes and alerts.
-pub async fn pull(State(state): State<AppState>, _session: Session, Query(q): Query<PullQuery>) -> ApiResult<Json<PullPage>> {
+pub async fn pull(
+    State(state): State<AppState>,
+    _session: Session,
+    Query(q): Query<PullQuery>,
+) -> ApiResult<Json<PullPage>> {
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
     Ok(Json(state.blocking(move |s| s.pull(q.device_id, q.after.max(0), limit)).await?))
 }

@@ -37,7 +37,10 @@ pub struct ResetPassword {
 
 async fn hashed(password: String) -> ApiResult<String> {
     check_password_policy(&password).map_err(ApiError::invalid)?;
-    tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
 }
 
 async fn user_id(state: &AppState, name: String) -> ApiResult<UserId> {
@@ -46,7 +49,11 @@ async fn user_id(state: &AppState, name: String) -> ApiResult<UserId> {
 }
 
 /// Creates a user (must change the password at first sign-in).
-pub async fn create(State(state): State<AppState>, session: Session, StrictJson(body): StrictJson<CreateUser>) -> ApiResult<(StatusCode, Json<Created>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    session: Session,
+    StrictJson(body): StrictJson<CreateUser>,
+) -> ApiResult<(StatusCode, Json<Created>)> {
     session.require(Role::Admin)?;
     smartstock_core::validate::code("username", &body.username, 64).map_err(|e| ApiError::invalid(e.to_string()))?;
     let user = NewUser {
@@ -76,7 +83,11 @@ pub async fn reset_password(
 }
 
 /// Disables a user and ends their sessions.
-pub async fn disable(State(state): State<AppState>, session: Session, Path(name): Path<String>) -> ApiResult<StatusCode> {
+pub async fn disable(
+    State(state): State<AppState>,
+    session: Session,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
     session.require(Role::Admin)?;
     let id = user_id(&state, name).await?;
     if id == session.user.id {

@@ -9,7 +9,9 @@ pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
 use smartstock_core::wire::{MovementOutcome, PullPage, PushRequest};
-use smartstock_core::{Alert, AlertId, DeviceId, LedgerDigest, Location, LocationId, Product, ProductId, Timestamp, UserId};
+use smartstock_core::{
+    Alert, AlertId, DeviceId, LedgerDigest, Location, LocationId, Product, ProductId, Timestamp, UserId,
+};
 
 /// Opens the backend the target names (creating and migrating its schema).
 pub fn open(target: &crate::config::DatabaseTarget) -> Result<std::sync::Arc<dyn Storage>> {
@@ -230,8 +232,8 @@ pub trait Storage: Send + Sync + 'static {
     fn create_session(&self, user: UserId, tokens: &TokenHashes, now: Timestamp) -> Result<uuid::Uuid>;
     /// The live session of an access token.
     fn session_by_access(&self, access_hash: &[u8; 32], now: Timestamp) -> Result<Option<SessionRecord>>;
-    /// Swaps a refresh token for new tokens (the old refresh token stops working). A refresh
-    /// token used twice revokes its session (it was stolen or replayed).
+    /// Swaps a refresh token for new tokens: the old refresh and access tokens stop working, so
+    /// a refresh token works once.
     fn rotate_session(&self, refresh_hash: &[u8; 32], new: &TokenHashes, now: Timestamp) -> Result<Option<UserRecord>>;
     /// Ends a session.
     fn revoke_session(&self, session_id: uuid::Uuid, now: Timestamp) -> Result<()>;

@@ -147,12 +147,28 @@ pub(crate) fn insert_alert(tx: &Connection, alert: &Alert) -> Result<()> {
     Ok(())
 }
 
-fn audit(tx: &Connection, entity: &str, id: uuid::Uuid, actor: UserId, old: Option<String>, new: String, now: Timestamp) -> Result<()> {
+fn audit(
+    tx: &Connection,
+    entity: &str,
+    id: uuid::Uuid,
+    actor: UserId,
+    old: Option<String>,
+    new: String,
+    now: Timestamp,
+) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO catalog_audit (entity, entity_id, field, old_value, new_value, user_id, changed_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![entity, id, if old.is_some() { "updated" } else { "created" }, old, new, actor.0, now.millis()])?;
+    .execute(params![
+        entity,
+        id,
+        if old.is_some() { "updated" } else { "created" },
+        old,
+        new,
+        actor.0,
+        now.millis()
+    ])?;
     Ok(())
 }
 
@@ -197,11 +213,21 @@ impl Storage for SqliteStorage {
             tx.execute(
                 "INSERT INTO users (id, username, password_hash, role, must_change_password, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id.0, user.username, user.password_hash, user.role.as_str(), user.must_change_password, now.millis()],
+                params![
+                    id.0,
+                    user.username,
+                    user.password_hash,
+                    user.role.as_str(),
+                    user.must_change_password,
+                    now.millis()
+                ],
             )
             .map_err(|e| unique_violation(e, &format!("user name {:?}", user.username)))?;
             for location in &user.locations {
-                tx.execute("INSERT INTO user_locations (user_id, location_id) VALUES (?1, ?2)", params![id.0, location.0])?;
+                tx.execute(
+                    "INSERT INTO user_locations (user_id, location_id) VALUES (?1, ?2)",
+                    params![id.0, location.0],
+                )?;
             }
             Ok(id)
         })
@@ -305,7 +331,10 @@ impl Storage for SqliteStorage {
 
     fn revoke_session(&self, session_id: uuid::Uuid, now: Timestamp) -> Result<()> {
         self.write(|tx| {
-            tx.execute("UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![session_id, now.millis()])?;
+            tx.execute(
+                "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![session_id, now.millis()],
+            )?;
             Ok(())
         })
     }
@@ -327,7 +356,9 @@ impl Storage for SqliteStorage {
     fn register_device(&self, user: UserId, device: DeviceId, name: &str, now: Timestamp) -> Result<i64> {
         self.write(|tx| {
             let owner: Option<(uuid::Uuid, i64)> = tx
-                .query_row("SELECT user_id, last_seq FROM devices WHERE id = ?1", [device.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row("SELECT user_id, last_seq FROM devices WHERE id = ?1", [device.0], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?;
             match owner {
                 Some((owner, last)) if owner == user.0 => Ok(last),
@@ -446,7 +477,9 @@ impl Storage for SqliteStorage {
 
     fn checksum(&self, product: ProductId, location: LocationId) -> Result<LedgerDigest> {
         self.read(|conn| {
-            Ok(smartstock_store::sql::load_level(conn, product, location)?.map(|(_, digest)| digest).unwrap_or_default())
+            Ok(smartstock_store::sql::load_level(conn, product, location)?
+                .map(|(_, digest)| digest)
+                .unwrap_or_default())
         })
     }
 

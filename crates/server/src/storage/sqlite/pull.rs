@@ -41,14 +41,20 @@ pub(super) fn pull(conn: &Connection, device: DeviceId, after: i64, limit: u32) 
     items.extend(fetch(conn, &movements, after, limit, |r| sql::movement_from_row(r).map(Item::Movement))?);
     items.extend(fetch(
         conn,
-        &format!("SELECT {}, feed_seq AS seq FROM products WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2", super::PRODUCT_COLUMNS),
+        &format!(
+            "SELECT {}, feed_seq AS seq FROM products WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2",
+            super::PRODUCT_COLUMNS
+        ),
         after,
         limit,
         |r| super::product_from_row(r).map(Item::Product),
     )?);
     items.extend(fetch(
         conn,
-        &format!("SELECT {}, feed_seq AS seq FROM locations WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2", super::LOCATION_COLUMNS),
+        &format!(
+            "SELECT {}, feed_seq AS seq FROM locations WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2",
+            super::LOCATION_COLUMNS
+        ),
         after,
         limit,
         |r| super::location_from_row(r).map(Item::Location),

@@ -19,7 +19,12 @@ use smartstock_core::{
 use smartstock_store::sql;
 
 /// Applies a push inside `tx` (the caller commits).
-pub(super) fn push(tx: &Connection, pusher: &Pusher, request: &PushRequest, now: Timestamp) -> Result<Vec<MovementOutcome>> {
+pub(super) fn push(
+    tx: &Connection,
+    pusher: &Pusher,
+    request: &PushRequest,
+    now: Timestamp,
+) -> Result<Vec<MovementOutcome>> {
     if request.v != WIRE_VERSION {
         return Err(ValidationError::new("v", format!("this server speaks wire version {WIRE_VERSION}")).into());
     }
@@ -50,7 +55,8 @@ pub(super) fn push(tx: &Connection, pusher: &Pusher, request: &PushRequest, now:
         last_seq = movement.device_seq;
         outcomes.push(MovementOutcome { id: movement.id, device_seq: movement.device_seq, outcome });
     }
-    tx.prepare_cached("UPDATE devices SET last_seq = ?2 WHERE id = ?1")?.execute(params![request.device_id.0, last_seq])?;
+    tx.prepare_cached("UPDATE devices SET last_seq = ?2 WHERE id = ?1")?
+        .execute(params![request.device_id.0, last_seq])?;
     Ok(outcomes)
 }
 
@@ -104,7 +110,10 @@ fn rejection(tx: &Connection, pusher: &Pusher, m: &Movement) -> Result<Option<Ou
         return Ok(Some(rejected("invalid", e.to_string())));
     }
     if !exists(tx, "SELECT 1 FROM products WHERE id = ?1", m.product_id.0)? {
-        return Ok(Some(rejected("unknown_product", format!("product {} is not in the catalog; sync the catalog or create it", m.product_id))));
+        return Ok(Some(rejected(
+            "unknown_product",
+            format!("product {} is not in the catalog; sync the catalog or create it", m.product_id),
+        )));
     }
     for location in std::iter::once(m.location_id).chain(m.peer_location_id) {
         if !exists(tx, "SELECT 1 FROM locations WHERE id = ?1", location.0)? {
@@ -114,7 +123,10 @@ fn rejection(tx: &Connection, pusher: &Pusher, m: &Movement) -> Result<Option<Ou
     if pusher.role == Role::Clerk && !pusher.locations.contains(&m.location_id) {
         return Ok(Some(rejected(
             "location_not_assigned",
-            format!("you are not assigned to location {}; ask a manager to assign it or record it elsewhere", m.location_id),
+            format!(
+                "you are not assigned to location {}; ask a manager to assign it or record it elsewhere",
+                m.location_id
+            ),
         )));
     }
     if m.kind == MovementKind::Void {
@@ -206,8 +218,10 @@ fn level_without(tx: &Connection, level: Level, target_id: MovementId) -> Result
     let Some(entry) = target.level_entry() else { return Ok(level) };
     let mut after = level;
     if after.remove(&entry).map_err(level_error)? == Applied::NeedsRecompute {
-        let rest: Vec<LevelEntry> =
-            pair_entries(tx, target.product_id, target.location_id)?.into_iter().filter(|e| e.id != target_id).collect();
+        let rest: Vec<LevelEntry> = pair_entries(tx, target.product_id, target.location_id)?
+            .into_iter()
+            .filter(|e| e.id != target_id)
+            .collect();
         after = level_of(&rest).map_err(level_error)?;
     }
     Ok(after)
@@ -232,8 +246,16 @@ fn raise_alerts(tx: &Connection, m: &Movement, before: &Level, after: &Level, no
         );
         raised.push((AlertKind::NegativeStock, after.on_hand, message));
     }
-    if reorder_point > 0 && after.on_hand <= reorder_point && before.on_hand > reorder_point && !open_alert(tx, AlertKind::LowStock, m)? {
-        raised.push((AlertKind::LowStock, after.on_hand, format!("{sku} at {code} is down to {} (reorder point {reorder_point})", after.on_hand)));
+    if reorder_point > 0
+        && after.on_hand <= reorder_point
+        && before.on_hand > reorder_point
+        && !open_alert(tx, AlertKind::LowStock, m)?
+    {
+        raised.push((
+            AlertKind::LowStock,
+            after.on_hand,
+            format!("{sku} at {code} is down to {} (reorder point {reorder_point})", after.on_hand),
+        ));
     }
     if let Some(review) = count_review(tx, m, after, &sku, &code)? {
         raised.push(review);
@@ -260,7 +282,13 @@ fn raise_alerts(tx: &Connection, m: &Movement, before: &Level, after: &Level, no
 
 /// A movement so close in time to the pair's latest count (recorded on another device) that the
 /// clocks cannot tell which came first.
-fn count_review(tx: &Connection, m: &Movement, after: &Level, sku: &str, code: &str) -> Result<Option<(AlertKind, i64, String)>> {
+fn count_review(
+    tx: &Connection,
+    m: &Movement,
+    after: &Level,
+    sku: &str,
+    code: &str,
+) -> Result<Option<(AlertKind, i64, String)>> {
     let (Some(delta), Some(anchor)) = (m.delta, after.anchor) else { return Ok(None) };
     let window: i64 = tx
         .prepare_cached("SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'count_review_window_ms'")?

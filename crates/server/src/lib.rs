@@ -12,5 +12,6 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod events;
+pub mod metrics;
 pub mod storage;
 pub mod tls;

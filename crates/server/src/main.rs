@@ -223,7 +223,12 @@ async fn serve(storage: Arc<dyn Storage>, config: ServeConfig) -> Result<()> {
         smartstock_core::NegativeStockPolicy::Forbid
     };
     storage.set_negative_stock_policy(policy)?;
-    let state = AppState { storage, events: Events::default(), settings: Arc::new(config.api.clone()) };
+    let state = AppState {
+        storage,
+        events: Events::default(),
+        settings: Arc::new(config.api.clone()),
+        metrics: Default::default(),
+    };
     let app = api::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();

@@ -223,6 +223,7 @@ async fn responses_carry_security_headers_and_unknown_routes_are_json_404() {
         assert!(response.headers().contains_key(header), "{header}");
     }
     assert!(response.headers().get("access-control-allow-origin").is_none(), "CORS closed");
+    assert_eq!(response.headers()["x-request-id"].len(), 36, "every response names its request id");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "not_found");
     assert_eq!(reqwest::get(format!("{}/readyz", server.base)).await.unwrap().status(), StatusCode::OK);

@@ -73,6 +73,11 @@ async fn replays_cut_batches_and_lost_responses_store_each_movement_once() {
     assert!(seen.values().all(|n| *n == 1), "{seen:?}");
     let stock = server.storage.stock(Some(l)).unwrap();
     assert_eq!(stock[0].on_hand, 8);
+    // The metrics count what the server did (replayed outcomes count as answered movements).
+    let metrics = reqwest::get(format!("{}/metrics", server.base)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("smartstock_pushed_movements_total{outcome=\"accepted\"} 10"), "{metrics}");
+    assert!(metrics.contains("smartstock_sync_calls_total{kind=\"push\"} 3"), "{metrics}");
+    assert!(metrics.contains("route=\"/api/v1/sync/push\""), "{metrics}");
 }
 
 #[tokio::test]

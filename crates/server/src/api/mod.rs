@@ -4,7 +4,7 @@
 //!
 //! | route | who |
 //! |---|---|
-//! | `GET /healthz`, `GET /readyz` | anyone |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | anyone (metrics: keep the port internal) |
 //! | `POST /api/v1/auth/login`, `POST /api/v1/auth/refresh` | anyone (rate limited) |
 //! | `POST /api/v1/auth/logout`, `POST /api/v1/auth/password` | signed in |
 //! | `POST /api/v1/devices` | signed in |
@@ -66,6 +66,8 @@ pub struct AppState {
     pub events: Events,
     /// Limits.
     pub settings: Arc<ApiSettings>,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -101,6 +103,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
@@ -126,8 +129,40 @@ pub fn app(state: AppState) -> Router {
         .layer(set_header(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"))
         .layer(set_header(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
         .layer(set_header(header::CACHE_CONTROL, "no-store"))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id = %id)
+        }))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(tower_http::request_id::MakeRequestUuid))
         .with_state(state)
+}
+
+async fn metrics(state: axum::extract::State<AppState>) -> String {
+    state.metrics.render()
+}
+
+/// Records each request's latency under its route pattern.
+async fn observe(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    state
+        .metrics
+        .http_seconds
+        .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
 }
 
 async fn ready(state: axum::extract::State<AppState>) -> Result<&'static str, ApiError> {

@@ -53,6 +53,15 @@ pub async fn push(
         Pusher { user_id: session.user.id, role: session.user.role, locations: session.user.locations.clone() };
     let at = now();
     let outcomes = state.blocking(move |s| s.push(&pusher, &request, at)).await?;
+    state.metrics.sync_calls.with_label_values(&["push"]).inc();
+    for outcome in &outcomes {
+        let label = match outcome.outcome {
+            smartstock_core::wire::Outcome::Accepted { .. } => "accepted",
+            smartstock_core::wire::Outcome::AcceptedFlagged { .. } => "accepted_flagged",
+            smartstock_core::wire::Outcome::Rejected { .. } => "rejected",
+        };
+        state.metrics.movements.with_label_values(&[label]).inc();
+    }
     state.announce().await;
     Ok(Json(PushResponse { v: WIRE_VERSION, outcomes }))
 }
@@ -74,6 +83,7 @@ pub async fn pull(
     Query(q): Query<PullQuery>,
 ) -> ApiResult<Json<PullPage>> {
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    state.metrics.sync_calls.with_label_values(&["pull"]).inc();
     Ok(Json(state.blocking(move |s| s.pull(q.device_id, q.after.max(0), limit)).await?))
 }
 

@@ -35,7 +35,12 @@ impl TestServer {
     pub async fn start_with(settings: ApiSettings) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let storage = Arc::new(SqliteStorage::open(dir.path().join("server.db")).unwrap());
-        let state = AppState { storage: storage.clone(), events: Events::default(), settings: Arc::new(settings) };
+        let state = AppState {
+            storage: storage.clone(),
+            events: Events::default(),
+            settings: Arc::new(settings),
+            metrics: Default::default(),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = api::app(state).into_make_service_with_connect_info::<SocketAddr>();

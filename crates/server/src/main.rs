@@ -65,6 +65,11 @@ enum Command {
         /// Target file (must not exist).
         file: PathBuf,
     },
+    /// Replaces the database with a backup (stop the server first; a newer schema is refused).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +127,7 @@ fn main() -> Result<()> {
         Command::Init => init(&cli.database),
         Command::User { command } => user(&cli.database, command),
         Command::Backup { file } => backup(&cli.database, &file),
+        Command::Restore { file } => restore(&cli.database, &file),
         Command::Serve {
             listen,
             tls_cert,
@@ -213,6 +219,17 @@ fn backup(database: &str, file: &std::path::Path) -> Result<()> {
             Ok(())
         }
         DatabaseTarget::Postgres(_) => bail!("back up PostgreSQL with pg_dump"),
+    }
+}
+
+fn restore(database: &str, file: &std::path::Path) -> Result<()> {
+    match DatabaseTarget::parse(database) {
+        DatabaseTarget::Sqlite(path) => {
+            storage::sqlite::SqliteStorage::restore(file, &path)?;
+            println!("Restored {} from {}", path.display(), file.display());
+            Ok(())
+        }
+        DatabaseTarget::Postgres(_) => bail!("restore PostgreSQL with pg_restore"),
     }
 }
 

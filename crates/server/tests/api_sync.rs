@@ -261,3 +261,32 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_half_written() {
     let expected = LedgerDigest::of_all(observer.pull(0, 100).await.movements.iter());
     assert_eq!(checksum, expected, "the server checksum is the core digest of what it holds");
 }
+
+#[tokio::test]
+async fn backup_wipe_restore_gives_the_same_ledger_checksums() {
+    let server = TestServer::start().await;
+    let (p, l) = world(&server).await;
+    let mut device = clerk(&server, "clerk", l).await;
+    let batch: Vec<_> = (0..5).map(|i| device.movement(MovementKind::Receive, p, l, i + 1)).collect();
+    device.push(&batch).await;
+    let before = server.storage.checksum(p, l).unwrap();
+    let backup = server.dir.path().join("backup.db");
+    server.storage.backup_to(&backup).unwrap();
+    let target = server.dir.path().join("restored.db");
+    std::fs::write(&target, b"wiped").unwrap();
+    smartstock_server::storage::sqlite::SqliteStorage::restore(&backup, &target).unwrap();
+    let restored = smartstock_server::storage::sqlite::SqliteStorage::open(&target).unwrap();
+    assert_eq!(restored.checksum(p, l).unwrap(), before);
+    assert_eq!(before.count, 5);
+    assert_eq!(restored.stock(Some(l)).unwrap()[0].on_hand, 15);
+    // A backup from a newer server is refused and the database is left alone.
+    let newer = server.dir.path().join("newer.db");
+    server.storage.backup_to(&newer).unwrap();
+    rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    let err = smartstock_server::storage::sqlite::SqliteStorage::restore(&newer, &target).unwrap_err();
+    assert!(err.to_string().contains("newer smartstock-server"), "{err}");
+    assert_eq!(
+        smartstock_server::storage::sqlite::SqliteStorage::open(&target).unwrap().checksum(p, l).unwrap(),
+        before
+    );
+}

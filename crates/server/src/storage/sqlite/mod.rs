@@ -94,6 +94,41 @@ impl SqliteStorage {
         self.readers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Replaces the database at `target` with the backup at `backup` (the server must be
+    /// stopped). A backup from a newer server is refused, and nothing is touched.
+    pub fn restore(backup: &Path, target: &Path) -> Result<()> {
+        let source = Connection::open_with_flags(backup, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let version: i64 = source.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version as usize > SERVER_MIGRATIONS.len() {
+            return Err(StorageError::Conflict {
+                code: "database_too_new",
+                message: format!(
+                    "{} was written by a newer smartstock-server; restore it with that version",
+                    backup.display()
+                ),
+            });
+        }
+        let check: String = source.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(StorageError::Conflict {
+                code: "backup_damaged",
+                message: format!("{} fails its integrity check ({check}); choose another backup", backup.display()),
+            });
+        }
+        drop(source);
+        let staged = target.with_extension("restoring");
+        std::fs::copy(backup, &staged).map_err(|e| StorageError::Database(format!("cannot copy the backup: {e}")))?;
+        for suffix in ["-wal", "-shm"] {
+            let side = PathBuf::from(format!("{}{suffix}", target.display()));
+            if side.exists() {
+                std::fs::remove_file(&side).map_err(|e| StorageError::Database(e.to_string()))?;
+            }
+        }
+        std::fs::rename(&staged, target)
+            .map_err(|e| StorageError::Database(format!("cannot replace the database: {e}")))?;
+        SqliteStorage::open(target).map(|_| ())
+    }
+
     /// Copies the live database to `target` (consistent online backup).
     pub fn backup_to(&self, target: &Path) -> Result<()> {
         self.read(|conn| {

@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR
 # System packages the Rust build and tests need (Debian/Ubuntu names).
 BUILD_PACKAGES := build-essential pkg-config ca-certificates
 
-.PHONY: all deps run test lint test-rust bench-store clean
+.PHONY: all deps run test lint test-rust bench-store bench-server clean
 
 all: test
 
@@ -32,6 +32,11 @@ lint:
 
 test-rust:
 	cargo test --workspace --locked
+
+## make bench-server: server push vs raw batched inserts, and a load of 1,000 devices (release build).
+bench-server: deps
+	mkdir -p bench-out
+	BENCH_DIR=$(CURDIR)/bench-out cargo bench -p smartstock-server --bench server --locked
 
 ## make bench-store: the local ledger against raw SQLite baselines (release build).
 bench-store: deps

@@ -1,0 +1,299 @@
+//! `make bench-server`: the server's push path against a raw batched insert into the same backend,
+//! in one run.
+//!
+//! - raw: the same 100k movement rows inserted into a fresh server database, 500 rows per
+//!   multi-row INSERT, one transaction per batch (what a push batch would be at best);
+//! - server: the same rows pushed as batches of 500 over loopback HTTPS (rustls, self-signed)
+//!   from an in-process client through the real API, into a fresh database.
+//! - load: N simulated devices (default 1,000), each pushing one movement per second for a
+//!   while and pulling after each push; p50/p99 push latency; then the saturation rate (devices
+//!   pushing as fast as they can).
+//!
+//! Prints `BENCH <name> <value> <unit> baseline=<value> ratio=<value>` lines.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use smartstock_core::ids::NewRandom;
+use smartstock_core::wire::{PushRequest, PushResponse, WIRE_VERSION};
+use smartstock_core::{
+    DeviceId, Location, LocationId, LocationKind, Movement, MovementId, MovementKind, Product, ProductId, Timestamp,
+    UserId,
+};
+use smartstock_server::api::{self, ApiSettings, AppState};
+use smartstock_server::auth::hash_password;
+use smartstock_server::events::Events;
+use smartstock_server::storage::sqlite::SqliteStorage;
+use smartstock_server::storage::{NewUser, Role, Storage};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "Bench-Pass-123";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn bench_line(name: &str, value: f64, unit: &str, baseline: f64) {
+    println!("BENCH {name} {value:.3} {unit} baseline={baseline:.3} ratio={:.2}", value / baseline);
+}
+
+struct Catalog {
+    products: Vec<ProductId>,
+    location: LocationId,
+}
+
+fn seed(storage: &dyn Storage, products: usize) -> Catalog {
+    let admin = UserId::new_random();
+    let location = Location {
+        id: LocationId::new_random(),
+        code: "WH1".into(),
+        name: "Main".into(),
+        kind: LocationKind::Warehouse,
+        parent_id: None,
+        archived: false,
+    };
+    storage.save_location(admin, &location, Timestamp(1)).unwrap();
+    let products = (0..products)
+        .map(|i| {
+            let p = Product {
+                id: ProductId::new_random(),
+                sku: format!("SKU-{i:05}"),
+                name: format!("Product {i}"),
+                barcode: None,
+                unit: "pcs".into(),
+                unit_scale: 0,
+                reorder_point: 0,
+                reorder_qty: 0,
+                cost_minor: 0,
+                price_minor: 0,
+                archived: false,
+                negative_stock: None,
+            };
+            storage.save_product(admin, &p, Timestamp(1)).unwrap();
+            p.id
+        })
+        .collect();
+    Catalog { products, location: location.id }
+}
+
+fn movements(catalog: &Catalog, device: DeviceId, user: UserId, count: usize, first_seq: i64) -> Vec<Movement> {
+    (0..count)
+        .map(|i| Movement {
+            id: MovementId::new_v7(),
+            device_id: device,
+            device_seq: first_seq + i as i64,
+            user_id: user,
+            kind: MovementKind::Receive,
+            product_id: catalog.products[i % catalog.products.len()],
+            location_id: catalog.location,
+            delta: Some(1 + (i % 7) as i64),
+            counted_qty: None,
+            reason: None,
+            note: None,
+            reference: None,
+            peer_location_id: None,
+            occurred_at: Timestamp(1_700_000_000_000 + i as i64),
+            recorded_at: Timestamp(1_700_000_000_000 + i as i64),
+            server_seq: None,
+            qty_before: 0,
+            qty_after: 0,
+        })
+        .collect()
+}
+
+/// The raw baseline: multi-row INSERTs of 500, one transaction each.
+fn raw_insert(path: &Path, rows: &[Movement]) -> f64 {
+    let storage = SqliteStorage::open(path).unwrap();
+    let catalog = seed(&storage, 100);
+    drop(storage);
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    let start = Instant::now();
+    for (b, batch) in rows.chunks(500).enumerate() {
+        let tx = conn.transaction().unwrap();
+        let placeholders = vec!["(?, ?, ?, ?, 'receive', ?, ?, ?, ?, ?, 0, 0, ?)"; batch.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO movements (id, device_id, device_seq, user_id, kind, product_id, location_id, delta, \
+             occurred_at, recorded_at, qty_before, qty_after, server_seq) VALUES {placeholders}"
+        );
+        let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::with_capacity(batch.len() * 10);
+        for (i, m) in batch.iter().enumerate() {
+            values.push(Box::new(m.id.as_bytes().to_vec()));
+            values.push(Box::new(m.device_id.as_bytes().to_vec()));
+            values.push(Box::new(m.device_seq));
+            values.push(Box::new(m.user_id.as_bytes().to_vec()));
+            values.push(Box::new(catalog.products[i % catalog.products.len()].as_bytes().to_vec()));
+            values.push(Box::new(catalog.location.as_bytes().to_vec()));
+            values.push(Box::new(m.delta));
+            values.push(Box::new(m.occurred_at.millis()));
+            values.push(Box::new(m.recorded_at.millis()));
+            values.push(Box::new((b * 500 + i + 1_000) as i64));
+        }
+        tx.execute(&sql, rusqlite::params_from_iter(values.iter().map(|v| v.as_ref()))).unwrap();
+        tx.commit().unwrap();
+    }
+    rows.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    storage: Arc<SqliteStorage>,
+}
+
+async fn start_server(path: &Path) -> Server {
+    let storage = Arc::new(SqliteStorage::open(path).unwrap());
+    let settings =
+        ApiSettings { login_attempts_per_minute: 1_000_000, body_limit_bytes: 16 << 20, ..ApiSettings::default() };
+    let state = AppState {
+        storage: storage.clone(),
+        events: Events::default(),
+        settings: Arc::new(settings),
+        metrics: Default::default(),
+    };
+    let identity = smartstock_server::tls::self_signed().unwrap();
+    let tls =
+        axum_server::tls_rustls::RustlsConfig::from_config(smartstock_server::tls::server_config(identity).unwrap());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = api::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum_server::from_tcp_rustls(listener, tls).unwrap().serve(app).await.unwrap() });
+    let http =
+        reqwest::Client::builder().danger_accept_invalid_certs(true).pool_max_idle_per_host(2048).build().unwrap();
+    Server { base: format!("https://{address}"), http, storage }
+}
+
+/// A user with a session (made directly in storage: a thousand argon2 sign-ins would measure
+/// argon2) and a device registered over HTTP.
+async fn device(server: &Server, name: &str, role: Role, password_hash: &str) -> (String, DeviceId, UserId) {
+    let user = NewUser {
+        username: name.into(),
+        password_hash: password_hash.into(),
+        role,
+        must_change_password: false,
+        locations: vec![],
+    };
+    let user_id = server.storage.create_user(&user, Timestamp(1)).unwrap();
+    let tokens = smartstock_server::auth::new_tokens(api::now(), 3_600_000, 3_600_000);
+    server.storage.create_session(user_id, &tokens.hashes, api::now()).unwrap();
+    let token = tokens.access_token;
+    let device = DeviceId::new_random();
+    let response = server
+        .http
+        .post(format!("{}/api/v1/devices", server.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "device_id": device, "name": name }))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    (token, device, user_id)
+}
+
+async fn push(server: &Server, token: &str, device: DeviceId, batch: &[Movement]) {
+    let request = PushRequest { v: WIRE_VERSION, device_id: device, movements: batch.to_vec() };
+    let response = server
+        .http
+        .post(format!("{}/api/v1/sync/push", server.base))
+        .bearer_auth(token)
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    let _: PushResponse = response.json().await.unwrap();
+}
+
+async fn server_push_rate(path: &Path, count: usize) -> f64 {
+    let server = start_server(path).await;
+    let catalog = seed(server.storage.as_ref(), 100);
+    let (token, device_id, user) = device(&server, "bench", Role::Manager, &hash_password(PASSWORD).unwrap()).await;
+    let rows = movements(&catalog, device_id, user, count, 1);
+    let start = Instant::now();
+    for batch in rows.chunks(500) {
+        push(&server, &token, device_id, batch).await;
+    }
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)]
+}
+
+/// `devices` devices push one movement every `interval` and pull after each, for `rounds` rounds.
+async fn load(path: &Path, devices: usize, rounds: usize, interval: Duration) -> (Duration, Duration, f64) {
+    let server = Arc::new(start_server(path).await);
+    let catalog = Arc::new(seed(server.storage.as_ref(), 100));
+    let hash = hash_password(PASSWORD).unwrap();
+    let mut clients = Vec::new();
+    for i in 0..devices {
+        clients.push(device(&server, &format!("device{i}"), Role::Manager, &hash).await);
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (token, device_id, user) in clients {
+        let (server, catalog) = (server.clone(), catalog.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let offset = Duration::from_millis(rand_offset(device_id, interval));
+            tokio::time::sleep(offset).await;
+            for round in 0..rounds {
+                let batch = movements(&catalog, device_id, user, 1, round as i64 + 1);
+                let t = Instant::now();
+                push(&server, &token, device_id, &batch).await;
+                latencies.push(t.elapsed());
+                let _ = server
+                    .http
+                    .get(format!("{}/api/v1/sync/pull?device_id={device_id}&after=0&limit=50", server.base))
+                    .bearer_auth(&token)
+                    .send()
+                    .await;
+                tokio::time::sleep(interval.saturating_sub(t.elapsed())).await;
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    (percentile(&mut all, 0.5), percentile(&mut all, 0.99), rate)
+}
+
+fn rand_offset(device: DeviceId, interval: Duration) -> u64 {
+    let bytes = device.as_bytes();
+    (u64::from(bytes[15]) << 8 | u64::from(bytes[14])) % (interval.as_millis().max(1) as u64)
+}
+
+fn main() {
+    let dir = tempfile::Builder::new()
+        .prefix("smartstock-bench-server-")
+        .tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()))
+        .unwrap();
+    let count = env_usize("BENCH_MOVEMENTS", 100_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    eprintln!("bench-server: SQLite backend (synchronous=FULL), data in {}", dir.path().display());
+    let rows = movements(
+        &Catalog { products: vec![ProductId::new_random()], location: LocationId::new_random() },
+        DeviceId::new_random(),
+        UserId::new_random(),
+        count,
+        1,
+    );
+    let raw = raw_insert(&dir.path().join("raw.db"), &rows);
+    let served = runtime.block_on(server_push_rate(&dir.path().join("server.db"), count));
+    bench_line("server.sqlite.push", served, "movements/s", raw);
+    let devices = env_usize("BENCH_DEVICES", 1000);
+    let rounds = env_usize("BENCH_LOAD_ROUNDS", 10);
+    let (p50, p99, rate) = runtime.block_on(load(&dir.path().join("load.db"), devices, rounds, Duration::from_secs(1)));
+    eprintln!("load: {devices} devices x {rounds} pushes, {rate:.0} pushes/s achieved");
+    bench_line("server.sqlite.load_push_p50", p50.as_secs_f64() * 1e3, "ms", 50.0);
+    bench_line("server.sqlite.load_push_p99", p99.as_secs_f64() * 1e3, "ms", 50.0);
+    let (_, _, saturation) = runtime.block_on(load(&dir.path().join("saturation.db"), 64, 50, Duration::ZERO));
+    bench_line("server.sqlite.saturation", saturation, "pushes/s", devices as f64);
+}

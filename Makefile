@@ -6,10 +6,13 @@ SHELL := /bin/bash
 CARGO_TARGET_DIR ?= $(HOME)/.cache/smartstock/target
 export CARGO_TARGET_DIR
 
-# System packages the Rust build and tests need (Debian/Ubuntu names).
+# System packages the Rust build and tests need (Debian/Ubuntu names). PostgreSQL: the server's
+# PostgreSQL backend is tested for real, on 127.0.0.1:5432 when one runs there, else on a throwaway
+# cluster that scripts/with-postgres.sh starts and removes.
 BUILD_PACKAGES := build-essential pkg-config ca-certificates
+TEST_PACKAGES := postgresql
 
-.PHONY: all deps run test lint test-rust bench-store bench-server clean
+.PHONY: all deps test-deps run test lint test-rust bench-store bench-server clean
 
 all: test
 
@@ -23,15 +26,19 @@ run: deps
 	@echo "smartstock-server with a demo company and open the app. Today: 'make test' and 'make bench-store'."
 	@exit 2
 
-## make test: every check and test (formatting, clippy, Rust unit/integration/property tests).
-test: deps lint test-rust
+## make test: every check and test (formatting, clippy, Rust unit/integration/property tests,
+## the server against SQLite and PostgreSQL).
+test: deps test-deps lint test-rust
+
+test-deps:
+	@scripts/ensure-packages.sh $(TEST_PACKAGES)
 
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 test-rust:
-	cargo test --workspace --locked
+	scripts/with-postgres.sh cargo test --workspace --locked
 
 ## make bench-server: server push vs raw batched inserts, and a load of 1,000 devices (release build).
 bench-server: deps

@@ -5,6 +5,9 @@
 //! Must not: decide HTTP matters (status codes, headers) or hold per-process state that another
 //! instance would need to see.
 
+pub mod postgres;
+pub mod push;
+pub mod rules;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
@@ -17,9 +20,7 @@ use smartstock_core::{
 pub fn open(target: &crate::config::DatabaseTarget) -> Result<std::sync::Arc<dyn Storage>> {
     match target {
         crate::config::DatabaseTarget::Sqlite(path) => Ok(std::sync::Arc::new(sqlite::SqliteStorage::open(path)?)),
-        crate::config::DatabaseTarget::Postgres(_) => Err(StorageError::Database(
-            "the PostgreSQL backend is not built into this server yet; use a SQLite file path".into(),
-        )),
+        crate::config::DatabaseTarget::Postgres(url) => Ok(std::sync::Arc::new(postgres::PgStorage::connect(url)?)),
     }
 }
 

@@ -161,8 +161,8 @@ fn user_where(conn: &Connection, filter: &str, value: &dyn rusqlite::ToSql) -> R
     Ok(conn.prepare_cached(&sql)?.query_row([value], |r| user_from_row(conn, r)).optional()?)
 }
 
-pub(crate) fn insert_alert(tx: &Connection, alert: &Alert) -> Result<()> {
-    let seq = feed::next_feed_seq(tx)?;
+/// Stores an alert under a feed number taken by the caller.
+pub(crate) fn insert_alert_at(tx: &Connection, alert: &Alert, seq: i64) -> Result<()> {
     tx.prepare_cached(&format!(
         "INSERT INTO alerts ({ALERT_COLUMNS}, feed_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))?

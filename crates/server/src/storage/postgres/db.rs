@@ -1,0 +1,132 @@
+//! Connections of the PostgreSQL backend: an `r2d2` pool of synchronous `postgres` clients, each
+//! with its own cache of prepared statements, optionally pinned to one schema (`search_path`), and
+//! [`Db`], the transaction handle every query of the backend goes through (parameterized SQL only).
+//!
+//! Must not: decide isolation levels or locking for a use case (the callers in `mod.rs`, `push.rs`
+//! and `pull.rs` do), build SQL from values, or be used from inside an async task (the sync
+//! `postgres` client runs its own small runtime: call it from a blocking thread).
+
+use crate::storage::{Result, StorageError};
+use ::postgres::types::ToSql;
+use ::postgres::{Client, Config, NoTls, Row, Statement, Transaction};
+use std::collections::HashMap;
+
+/// Parameters of one statement.
+pub(super) type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+/// A pooled connection: the client and the statements it has prepared, by SQL text.
+pub(super) struct PgConn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl PgConn {
+    /// Starts a transaction; `Db` commits it with [`Db::commit`] or rolls it back on drop.
+    pub(super) fn begin(&mut self, isolation: ::postgres::IsolationLevel, read_only: bool) -> Result<Db<'_>> {
+        let PgConn { client, statements } = self;
+        let tx = client.build_transaction().isolation_level(isolation).read_only(read_only).start()?;
+        Ok(Db { tx, statements })
+    }
+}
+
+/// Opens the pool's connections: connect, then pin `search_path` to the schema if one is given.
+pub(super) struct Manager {
+    pub(super) config: Config,
+    pub(super) schema: Option<String>,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = PgConn;
+    type Error = ::postgres::Error;
+
+    fn connect(&self) -> std::result::Result<PgConn, ::postgres::Error> {
+        let mut client = self.config.connect(NoTls)?;
+        if let Some(schema) = &self.schema {
+            // quote_ident on the server: the schema name travels as a parameter, never as SQL.
+            client.execute("SELECT set_config('search_path', quote_ident($1), false)", &[schema])?;
+        }
+        Ok(PgConn { client, statements: HashMap::new() })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> std::result::Result<(), ::postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+/// One open transaction and the connection's statement cache.
+pub(super) struct Db<'c> {
+    tx: Transaction<'c>,
+    statements: &'c mut HashMap<String, Statement>,
+}
+
+impl Db<'_> {
+    /// The prepared statement for `sql`, preparing it once per connection. (A statement prepared
+    /// in a transaction that later rolls back stays prepared: statements are session state.)
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.tx.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Every row of a query.
+    pub(super) fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.query(&statement, params)?)
+    }
+
+    /// At most one row.
+    pub(super) fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.query_opt(&statement, params)?)
+    }
+
+    /// Exactly one row.
+    pub(super) fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.query_one(&statement, params)?)
+    }
+
+    /// Rows changed.
+    pub(super) fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
+        let statement = self.statement(sql)?;
+        Ok(self.tx.execute(&statement, params)?)
+    }
+
+    /// Rows changed; a unique-key violation becomes the `duplicate` conflict naming `what`.
+    pub(super) fn execute_unique(&mut self, sql: &str, params: &Params<'_>, what: &str) -> Result<u64> {
+        let statement = self.statement(sql)?;
+        self.tx.execute(&statement, params).map_err(|e| match e.code() {
+            Some(code) if *code == ::postgres::error::SqlState::UNIQUE_VIOLATION => {
+                StorageError::Conflict { code: "duplicate", message: format!("{what} is already used; choose another") }
+            }
+            _ => e.into(),
+        })
+    }
+
+    /// Commits.
+    pub(super) fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
+    }
+}
+
+impl From<::postgres::Error> for StorageError {
+    fn from(e: ::postgres::Error) -> Self {
+        match e.as_db_error() {
+            Some(db) => StorageError::Database(db.to_string()),
+            None => StorageError::Database(e.to_string()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StorageError {
+    fn from(e: r2d2::Error) -> Self {
+        StorageError::Database(format!("no PostgreSQL connection: {e}"))
+    }
+}

@@ -1,0 +1,38 @@
+//! The feed on PostgreSQL: one counter row numbers every change other devices must pull
+//! (movements, catalog rows, alerts), taken inside the transaction that writes the change.
+//!
+//! DESIGN.md's sequence trap: numbers handed out by concurrent transactions can commit out of
+//! order, so "pull after N" could skip a row that commits later with a smaller number. Here every
+//! number comes from `UPDATE feed_counter SET last_seq = last_seq + 1 RETURNING last_seq`: the row
+//! lock that UPDATE takes is held until the transaction ends, so the next writer waits at its own
+//! UPDATE until this one has committed (or rolled back) and then reads the committed value. Numbers
+//! are therefore handed out and committed in the same order; a snapshot that sees number N sees
+//! every number below N, and a pull (one REPEATABLE READ snapshot, see `pull.rs`) never skips.
+//! A sequence (`nextval`) would not do this: it is not transactional and does not serialize.
+//!
+//! Must not: be read outside a transaction that also writes what the number is for, or be
+//! replaced by a sequence or an identity column.
+
+use super::db::Db;
+use crate::storage::Result;
+
+/// Takes the feed lock without taking a number yet (the same row lock the UPDATE in
+/// [`next_feed_seq`] takes). A push takes it before its first new movement so that the checks and
+/// the level read-modify-write that precede the number also see every earlier writer's commit,
+/// exactly as SQLite's single writer would.
+pub(super) fn lock(db: &mut Db<'_>) -> Result<()> {
+    db.query_one("SELECT last_seq FROM feed_counter WHERE singleton = 1 FOR UPDATE", &[])?;
+    Ok(())
+}
+
+/// The next feed number (call inside a write transaction; holds the feed lock until it ends).
+pub(super) fn next_feed_seq(db: &mut Db<'_>) -> Result<i64> {
+    Ok(db
+        .query_one("UPDATE feed_counter SET last_seq = last_seq + 1 WHERE singleton = 1 RETURNING last_seq", &[])?
+        .try_get(0)?)
+}
+
+/// The highest feed number committed.
+pub(super) fn head(db: &mut Db<'_>) -> Result<i64> {
+    Ok(db.query_one("SELECT last_seq FROM feed_counter WHERE singleton = 1", &[])?.try_get(0)?)
+}

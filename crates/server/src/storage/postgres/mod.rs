@@ -1,0 +1,580 @@
+//! The PostgreSQL backend, for scale (DESIGN.md, "Scale"): several server instances share one
+//! database. Schema from `migrations/server/postgres`, applied by `refinery` (embedded at build
+//! time) under an advisory lock, so instances that start together migrate once. Synchronous
+//! `postgres` clients in an `r2d2` pool: the `Storage` methods are sync and the API runs them on
+//! tokio's blocking pool. Semantics are the SQLite backend's, outcome for outcome and error
+//! variant for error variant; the push rules live in `rules`, for both backends. Writers of the feed serialize on the feed
+//! counter's row lock (`feed.rs`), which is what keeps pulls from skipping under concurrent pushes.
+//!
+//! Must not: be called from inside an async task (the sync client blocks; use `spawn_blocking`),
+//! keep state another instance would need (everything shared lives in the database), or build SQL
+//! from values (parameters only; the one identifier, a test schema name, is validated and quoted by
+//! the server).
+
+mod db;
+mod feed;
+mod pull;
+mod push;
+mod rows;
+
+use crate::storage::{
+    NewUser, Pusher, Result, Role, SessionRecord, StockLevel, Storage, StorageError, TokenHashes, UserRecord,
+};
+use ::postgres::{Client, Config, IsolationLevel};
+use db::{Db, Manager};
+use rows::{ALERT_COLUMNS, LOCATION_COLUMNS, PRODUCT_COLUMNS};
+use smartstock_core::ids::NewRandom;
+use smartstock_core::wire::{MovementOutcome, PullPage, PushRequest};
+use smartstock_core::{
+    Alert, AlertId, DeviceId, LedgerDigest, Location, LocationId, NegativeStockPolicy, Product, ProductId, Timestamp,
+    UserId,
+};
+use std::time::Duration;
+
+mod embedded {
+    refinery::embed_migrations!("../../migrations/server/postgres");
+}
+
+/// Most connections one server instance holds.
+const POOL_SIZE: u32 = 16;
+/// First key of the advisory lock held while migrating (the second is the schema's hash).
+const MIGRATION_LOCK: i32 = 0x5353_4D47; // "SSMG"
+
+/// The PostgreSQL backend.
+pub struct PgStorage {
+    /// `None` only while dropping.
+    pool: Option<r2d2::Pool<Manager>>,
+}
+
+impl std::fmt::Debug for PgStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStorage").field("pool", &self.pool.as_ref().map(|p| p.state())).finish()
+    }
+}
+
+impl Drop for PgStorage {
+    /// The sync client closes its connection by blocking on its own small runtime, which panics
+    /// inside an async context — and the server drops its state inside tokio at shutdown. So the
+    /// pooled connections are closed on a plain thread when a runtime is current.
+    fn drop(&mut self) {
+        let Some(pool) = self.pool.take() else { return };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return drop(pool);
+        }
+        let closer = std::thread::Builder::new().name("pg-pool-close".into()).spawn(move || drop(pool));
+        if let Ok(handle) = closer {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl PgStorage {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, no TLS), applies
+    /// pending migrations, and pools connections. A database migrated by a newer server is
+    /// refused untouched (`Conflict` with code `database_too_new`). Call from a blocking thread.
+    pub fn connect(url: &str) -> Result<PgStorage> {
+        PgStorage::open(url, None)
+    }
+
+    /// Like [`PgStorage::connect`], inside `schema` (created if missing; its name is lowercase
+    /// letters, digits and `_`, at most 63, starting with a letter or `_`). Every pooled connection
+    /// sets `search_path` to it, so the tables and the migration history live there: tests each
+    /// get an isolated schema in one database.
+    pub fn connect_in_schema(url: &str, schema: &str) -> Result<PgStorage> {
+        let valid = !schema.is_empty()
+            && schema.len() <= 63
+            && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !schema.starts_with(|c: char| c.is_ascii_digit());
+        if !valid {
+            return Err(smartstock_core::ValidationError::new(
+                "schema",
+                "must be 1 to 63 lowercase letters, digits or _, not starting with a digit",
+            )
+            .into());
+        }
+        PgStorage::open(url, Some(schema.to_owned()))
+    }
+
+    fn open(url: &str, schema: Option<String>) -> Result<PgStorage> {
+        let mut config: Config = url.parse()?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let manager = Manager { config, schema };
+        {
+            let mut client = manager.config.connect(::postgres::NoTls)?;
+            if let Some(schema) = &manager.schema {
+                let create: String = client
+                    .query_one("SELECT format('CREATE SCHEMA IF NOT EXISTS %I', $1::text)", &[schema])?
+                    .try_get(0)?;
+                client.batch_execute(&create)?;
+                client.execute("SELECT set_config('search_path', quote_ident($1), false)", &[schema])?;
+            }
+            migrate(&mut client)?;
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(30))
+            .build_unchecked(manager);
+        Ok(PgStorage { pool: Some(pool) })
+    }
+
+    fn connection(&self) -> Result<r2d2::PooledConnection<Manager>> {
+        let pool = self.pool.as_ref().ok_or_else(|| StorageError::Database("the storage is closed".into()))?;
+        Ok(pool.get()?)
+    }
+
+    /// Runs `f` in a READ COMMITTED read-write transaction and commits; an error rolls back.
+    fn write<T>(&self, f: impl FnOnce(&mut Db<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.connection()?;
+        let mut db = conn.begin(IsolationLevel::ReadCommitted, false)?;
+        let out = f(&mut db)?;
+        db.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in one REPEATABLE READ read-only snapshot.
+    fn read<T>(&self, f: impl FnOnce(&mut Db<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.connection()?;
+        let mut db = conn.begin(IsolationLevel::RepeatableRead, true)?;
+        let out = f(&mut db)?;
+        db.commit()?;
+        Ok(out)
+    }
+}
+
+/// The newest migration this build knows.
+fn latest_migration() -> i32 {
+    embedded::migrations::runner().get_migrations().iter().map(|m| m.version()).max().unwrap_or(0)
+}
+
+/// Applies pending migrations on `client` (in its `search_path`), one instance at a time per schema.
+fn migrate(client: &mut Client) -> Result<()> {
+    client.execute("SELECT pg_advisory_lock($1, hashtext(current_schema()))", &[&MIGRATION_LOCK])?;
+    let result = migrate_locked(client);
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", &[&MIGRATION_LOCK]);
+    result?;
+    unlocked?;
+    Ok(())
+}
+
+fn migrate_locked(client: &mut Client) -> Result<()> {
+    if applied_version(client)?.is_some_and(|v| v > latest_migration()) {
+        return Err(StorageError::Conflict {
+            code: "database_too_new",
+            message: "the PostgreSQL schema was written by a newer smartstock-server; upgrade the server".into(),
+        });
+    }
+    embedded::migrations::runner().run(client).map_err(|e| {
+        // refinery's message names the step; the driver's reason is in the source chain.
+        let mut text = format!("migrating: {e}");
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        StorageError::Database(text)
+    })?;
+    Ok(())
+}
+
+/// The newest migration applied in the current schema (`None` before the first).
+fn applied_version(client: &mut Client) -> Result<Option<i32>> {
+    let exists: bool =
+        client.query_one("SELECT to_regclass('refinery_schema_history') IS NOT NULL", &[])?.try_get(0)?;
+    if !exists {
+        return Ok(None);
+    }
+    Ok(client.query_one("SELECT max(version) FROM refinery_schema_history", &[])?.try_get(0)?)
+}
+
+fn user_from_row(db: &mut Db<'_>, row: &::postgres::Row) -> Result<UserRecord> {
+    let id = UserId(row.try_get(0)?);
+    let role: String = row.try_get(3)?;
+    let locations = db
+        .query("SELECT location_id FROM user_locations WHERE user_id = $1", &[&id.0])?
+        .iter()
+        .map(|r| Ok(LocationId(r.try_get(0)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(UserRecord {
+        id,
+        username: row.try_get(1)?,
+        password_hash: row.try_get(2)?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        must_change_password: row.try_get(4)?,
+        disabled: row.try_get(5)?,
+        locations,
+    })
+}
+
+const USER_BY_ID: &str =
+    "SELECT id, username, password_hash, role, must_change_password, disabled FROM users WHERE id = $1";
+const USER_BY_NAME: &str =
+    "SELECT id, username, password_hash, role, must_change_password, disabled FROM users WHERE username = $1";
+
+fn user_by_id(db: &mut Db<'_>, id: uuid::Uuid) -> Result<Option<UserRecord>> {
+    let row = db.query_opt(USER_BY_ID, &[&id])?;
+    row.map(|r| user_from_row(db, &r)).transpose()
+}
+
+fn audit(
+    db: &mut Db<'_>,
+    entity: &str,
+    id: uuid::Uuid,
+    actor: UserId,
+    old: Option<String>,
+    new: String,
+    now: Timestamp,
+) -> Result<()> {
+    let field = if old.is_some() { "updated" } else { "created" };
+    db.execute(
+        "INSERT INTO catalog_audit (entity, entity_id, field, old_value, new_value, user_id, changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&entity, &id, &field, &old, &new, &actor.0, &now.millis()],
+    )?;
+    Ok(())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn revoke_all(db: &mut Db<'_>, user: UserId) -> Result<()> {
+    db.execute("UPDATE sessions SET revoked_at = 0 WHERE user_id = $1 AND revoked_at IS NULL", &[&user.0])?;
+    Ok(())
+}
+
+impl Storage for PgStorage {
+    fn ready(&self) -> Result<()> {
+        self.read(|db| {
+            let version: Option<i32> =
+                db.query_one("SELECT max(version) FROM refinery_schema_history", &[])?.try_get(0)?;
+            let version = version.unwrap_or(0);
+            if version != latest_migration() {
+                return Err(StorageError::Database(format!("schema version {version} is not current")));
+            }
+            Ok(())
+        })
+    }
+
+    fn head_seq(&self) -> Result<i64> {
+        self.read(feed::head)
+    }
+
+    fn set_negative_stock_policy(&self, policy: NegativeStockPolicy) -> Result<()> {
+        self.write(|db| {
+            db.execute("UPDATE settings SET value = $1 WHERE key = 'negative_stock_policy'", &[&policy.as_str()])?;
+            Ok(())
+        })
+    }
+
+    fn create_user(&self, user: &NewUser, now: Timestamp) -> Result<UserId> {
+        let id = UserId::new_random();
+        self.write(|db| {
+            db.execute_unique(
+                "INSERT INTO users (id, username, password_hash, role, must_change_password, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &id.0,
+                    &user.username,
+                    &user.password_hash,
+                    &user.role.as_str(),
+                    &user.must_change_password,
+                    &now.millis(),
+                ],
+                &format!("user name {:?}", user.username),
+            )?;
+            for location in &user.locations {
+                db.execute("INSERT INTO user_locations (user_id, location_id) VALUES ($1, $2)", &[&id.0, &location.0])?;
+            }
+            Ok(id)
+        })
+    }
+
+    fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>> {
+        self.read(|db| {
+            let row = db.query_opt(USER_BY_NAME, &[&username])?;
+            row.map(|r| user_from_row(db, &r)).transpose()
+        })
+    }
+
+    fn set_password(&self, user: UserId, hash: &str, must_change: bool, revoke_sessions: bool) -> Result<()> {
+        self.write(|db| {
+            let changed = db.execute(
+                "UPDATE users SET password_hash = $2, must_change_password = $3 WHERE id = $1",
+                &[&user.0, &hash, &must_change],
+            )?;
+            if changed == 0 {
+                return Err(StorageError::NotFound { what: "user", key: user.to_string() });
+            }
+            if revoke_sessions {
+                revoke_all(db, user)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
+        self.write(|db| {
+            let changed = db.execute("UPDATE users SET disabled = $2 WHERE id = $1", &[&user.0, &disabled])?;
+            if changed == 0 {
+                return Err(StorageError::NotFound { what: "user", key: user.to_string() });
+            }
+            if disabled {
+                revoke_all(db, user)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn create_session(&self, user: UserId, tokens: &TokenHashes, now: Timestamp) -> Result<uuid::Uuid> {
+        let id = uuid::Uuid::now_v7();
+        self.write(|db| {
+            db.execute(
+                "INSERT INTO sessions (id, user_id, access_hash, access_expires_at, refresh_hash, refresh_expires_at, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &id,
+                    &user.0,
+                    &&tokens.access_hash[..],
+                    &tokens.access_expires_at.millis(),
+                    &&tokens.refresh_hash[..],
+                    &tokens.refresh_expires_at.millis(),
+                    &now.millis(),
+                ],
+            )?;
+            Ok(id)
+        })
+    }
+
+    fn session_by_access(&self, access_hash: &[u8; 32], now: Timestamp) -> Result<Option<SessionRecord>> {
+        self.read(|db| {
+            let found = db.query_opt(
+                "SELECT id, user_id FROM sessions WHERE access_hash = $1 AND revoked_at IS NULL \
+                 AND access_expires_at > $2",
+                &[&&access_hash[..], &now.millis()],
+            )?;
+            let Some(row) = found else { return Ok(None) };
+            let session_id: uuid::Uuid = row.try_get(0)?;
+            let user = user_by_id(db, row.try_get(1)?)?;
+            Ok(user.map(|user| SessionRecord { session_id, user }))
+        })
+    }
+
+    fn rotate_session(&self, refresh_hash: &[u8; 32], new: &TokenHashes, now: Timestamp) -> Result<Option<UserRecord>> {
+        self.write(|db| {
+            // FOR UPDATE: of two concurrent rotations with one token, the second waits, then finds
+            // the token gone (the row is rechecked after the wait) and gets `None`, as on SQLite.
+            let found = db.query_opt(
+                "SELECT id, user_id, revoked_at, refresh_expires_at FROM sessions WHERE refresh_hash = $1 FOR UPDATE",
+                &[&&refresh_hash[..]],
+            )?;
+            let Some(row) = found else { return Ok(None) };
+            let session: uuid::Uuid = row.try_get(0)?;
+            let user: uuid::Uuid = row.try_get(1)?;
+            let revoked: Option<i64> = row.try_get(2)?;
+            let expires: i64 = row.try_get(3)?;
+            if revoked.is_some() || expires <= now.millis() {
+                return Ok(None);
+            }
+            db.execute(
+                "UPDATE sessions SET access_hash = $2, access_expires_at = $3, refresh_hash = $4, \
+                 refresh_expires_at = $5 WHERE id = $1",
+                &[
+                    &session,
+                    &&new.access_hash[..],
+                    &new.access_expires_at.millis(),
+                    &&new.refresh_hash[..],
+                    &new.refresh_expires_at.millis(),
+                ],
+            )?;
+            user_by_id(db, user)
+        })
+    }
+
+    fn revoke_session(&self, session_id: uuid::Uuid, now: Timestamp) -> Result<()> {
+        self.write(|db| {
+            db.execute(
+                "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                &[&session_id, &now.millis()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn rate_limit(&self, key: &str, window_ms: i64, max: i64, now: Timestamp) -> Result<bool> {
+        self.write(|db| {
+            let window_start = now.millis() - now.millis().rem_euclid(window_ms.max(1));
+            let count: i64 = db
+                .query_one(
+                    "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) \
+                     ON CONFLICT (key) DO UPDATE SET count = CASE WHEN rate_limits.window_start = \
+                     excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
+                     window_start = excluded.window_start RETURNING count",
+                    &[&key, &window_start],
+                )?
+                .try_get(0)?;
+            Ok(count <= max)
+        })
+    }
+
+    fn register_device(&self, user: UserId, device: DeviceId, name: &str, now: Timestamp) -> Result<i64> {
+        self.write(|db| {
+            // ON CONFLICT DO NOTHING: two concurrent registrations of one id cannot both insert.
+            let inserted = db.execute(
+                "INSERT INTO devices (id, user_id, name, registered_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[&device.0, &user.0, &name, &now.millis()],
+            )?;
+            if inserted == 1 {
+                return Ok(0);
+            }
+            let row = db.query_one("SELECT user_id, last_seq FROM devices WHERE id = $1", &[&device.0])?;
+            let owner: uuid::Uuid = row.try_get(0)?;
+            if owner != user.0 {
+                return Err(StorageError::Conflict {
+                    code: "device_taken",
+                    message: format!("device {device} is registered to another user; register a new device id"),
+                });
+            }
+            Ok(row.try_get(1)?)
+        })
+    }
+
+    fn push(&self, pusher: &Pusher, request: &PushRequest, now: Timestamp) -> Result<Vec<MovementOutcome>> {
+        self.write(|db| push::push(db, pusher, request, now))
+    }
+
+    fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
+        self.read(|db| pull::pull(db, device, after, limit))
+    }
+
+    fn save_product(&self, actor: UserId, product: &Product, now: Timestamp) -> Result<()> {
+        product.validate()?;
+        self.write(|db| {
+            // The feed number first: it takes the feed lock, so the old row read below is the one
+            // the last writer committed (as SQLite's single writer guarantees).
+            let seq = feed::next_feed_seq(db)?;
+            let old = db
+                .query_opt(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"), &[&product.id.0])?
+                .map(|r| rows::product_from_row(&r))
+                .transpose()?;
+            db.execute_unique(
+                &format!(
+                    "INSERT INTO products ({PRODUCT_COLUMNS}, feed_seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                     ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, name = excluded.name, \
+                     barcode = excluded.barcode, unit = excluded.unit, unit_scale = excluded.unit_scale, \
+                     reorder_point = excluded.reorder_point, reorder_qty = excluded.reorder_qty, \
+                     cost_minor = excluded.cost_minor, price_minor = excluded.price_minor, \
+                     archived = excluded.archived, negative_stock = excluded.negative_stock, \
+                     feed_seq = excluded.feed_seq"
+                ),
+                &[
+                    &product.id.0,
+                    &product.sku,
+                    &product.name,
+                    &product.barcode,
+                    &product.unit,
+                    &i64::from(product.unit_scale),
+                    &product.reorder_point,
+                    &product.reorder_qty,
+                    &product.cost_minor,
+                    &product.price_minor,
+                    &product.archived,
+                    &product.negative_stock.map(|n| n.as_str()),
+                    &seq,
+                ],
+                &format!("SKU {:?} or barcode {:?}", product.sku, product.barcode),
+            )?;
+            audit(db, "product", product.id.0, actor, old.as_ref().map(json), json(product), now)
+        })
+    }
+
+    fn save_location(&self, actor: UserId, location: &Location, now: Timestamp) -> Result<()> {
+        location.validate()?;
+        self.write(|db| {
+            let seq = feed::next_feed_seq(db)?;
+            let old = db
+                .query_opt(&format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE id = $1"), &[&location.id.0])?
+                .map(|r| rows::location_from_row(&r))
+                .transpose()?;
+            db.execute_unique(
+                &format!(
+                    "INSERT INTO locations ({LOCATION_COLUMNS}, feed_seq) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name, \
+                     kind = excluded.kind, parent_id = excluded.parent_id, archived = excluded.archived, \
+                     feed_seq = excluded.feed_seq"
+                ),
+                &[
+                    &location.id.0,
+                    &location.code,
+                    &location.name,
+                    &location.kind.as_str(),
+                    &location.parent_id.map(|p| p.0),
+                    &location.archived,
+                    &seq,
+                ],
+                &format!("location code {:?}", location.code),
+            )?;
+            audit(db, "location", location.id.0, actor, old.as_ref().map(json), json(location), now)
+        })
+    }
+
+    fn stock(&self, location: Option<LocationId>) -> Result<Vec<StockLevel>> {
+        self.read(|db| {
+            let found = db.query(
+                "SELECT product_id, location_id, on_hand, movement_count, digest FROM levels \
+                 WHERE $1::uuid IS NULL OR location_id = $1 ORDER BY product_id, location_id",
+                &[&location.map(|l| l.0)],
+            )?;
+            found
+                .iter()
+                .map(|r| {
+                    let digest = rows::digest_from(r.try_get(3)?, r.try_get(4)?);
+                    Ok(StockLevel {
+                        product_id: ProductId(r.try_get(0)?),
+                        location_id: LocationId(r.try_get(1)?),
+                        on_hand: r.try_get(2)?,
+                        checksum: digest.to_string(),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn checksum(&self, product: ProductId, location: LocationId) -> Result<LedgerDigest> {
+        self.read(|db| Ok(rows::load_level(db, product, location)?.map(|(_, digest)| digest).unwrap_or_default()))
+    }
+
+    fn alerts(&self, open_only: bool) -> Result<Vec<Alert>> {
+        self.read(|db| {
+            db.query(
+                &format!(
+                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE NOT $1::boolean OR resolved_at IS NULL \
+                     ORDER BY raised_at DESC, id"
+                ),
+                &[&open_only],
+            )?
+            .iter()
+            .map(rows::alert_from_row)
+            .collect()
+        })
+    }
+
+    fn resolve_alert(&self, actor: UserId, alert: AlertId, now: Timestamp) -> Result<()> {
+        self.write(|db| {
+            let seq = feed::next_feed_seq(db)?;
+            let changed = db.execute(
+                "UPDATE alerts SET resolved_by = $2, resolved_at = $3, feed_seq = $4 \
+                 WHERE id = $1 AND resolved_at IS NULL",
+                &[&alert.0, &actor.0, &now.millis(), &seq],
+            )?;
+            if changed == 0 {
+                return Err(StorageError::NotFound { what: "open alert", key: alert.to_string() });
+            }
+            audit(db, "alert", alert.0, actor, Some("open".into()), "resolved".into(), now)
+        })
+    }
+}

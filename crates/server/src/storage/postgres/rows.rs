@@ -1,0 +1,228 @@
+//! Row mapping of the PostgreSQL backend: domain types to and from rows selected with the column
+//! lists the SQLite schema uses too (`smartstock_store`'s `*_COLUMNS`: the tables have the same
+//! columns), the cached level of a pair, and alert inserts.
+//!
+//! Must not: decide rules (`rules` does) or open transactions (callers pass their [`Db`]).
+
+use super::db::Db;
+use crate::storage::{Result, StorageError};
+use ::postgres::Row;
+use smartstock_core::level::CountAnchor;
+use smartstock_core::{
+    Alert, AlertId, DeviceId, LedgerDigest, Level, Location, LocationId, LocationKind, Movement, MovementId,
+    NegativeStockPolicy, Product, ProductId, Timestamp, UserId,
+};
+pub(super) use smartstock_store::alerts::ALERT_COLUMNS;
+pub(super) use smartstock_store::catalog::{LOCATION_COLUMNS, PRODUCT_COLUMNS};
+pub(super) use smartstock_store::sql::MOVEMENT_COLUMNS;
+
+/// Reads a text column into a type that parses from text.
+fn parsed<T: std::str::FromStr>(row: &Row, idx: usize) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.try_get(idx)?;
+    text.parse().map_err(|e| StorageError::Database(format!("stored value {text:?} in column {idx}: {e}")))
+}
+
+/// Maps a row whose first columns are `MOVEMENT_COLUMNS`.
+pub(super) fn movement_from_row(row: &Row) -> Result<Movement> {
+    let reason: Option<String> = row.try_get(9)?;
+    Ok(Movement {
+        id: MovementId(row.try_get(0)?),
+        device_id: DeviceId(row.try_get(1)?),
+        device_seq: row.try_get(2)?,
+        user_id: UserId(row.try_get(3)?),
+        kind: parsed(row, 4)?,
+        product_id: ProductId(row.try_get(5)?),
+        location_id: LocationId(row.try_get(6)?),
+        delta: row.try_get(7)?,
+        counted_qty: row.try_get(8)?,
+        reason: reason
+            .map(|r| r.parse().map_err(|e| StorageError::Database(format!("stored reason {r:?}: {e}"))))
+            .transpose()?,
+        note: row.try_get(10)?,
+        reference: row.try_get(11)?,
+        peer_location_id: row.try_get::<_, Option<uuid::Uuid>>(12)?.map(LocationId),
+        occurred_at: Timestamp(row.try_get(13)?),
+        recorded_at: Timestamp(row.try_get(14)?),
+        server_seq: row.try_get(15)?,
+        qty_before: row.try_get(16)?,
+        qty_after: row.try_get(17)?,
+    })
+}
+
+/// Inserts an accepted movement (`server_seq` set).
+pub(super) fn insert_movement(db: &mut Db<'_>, m: &Movement) -> Result<()> {
+    db.execute(
+        "INSERT INTO movements (id, device_id, device_seq, user_id, kind, product_id, location_id, delta, \
+         counted_qty, reason, note, ref, peer_location_id, occurred_at, recorded_at, server_seq, qty_before, \
+         qty_after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        &[
+            &m.id.0,
+            &m.device_id.0,
+            &m.device_seq,
+            &m.user_id.0,
+            &m.kind.as_str(),
+            &m.product_id.0,
+            &m.location_id.0,
+            &m.delta,
+            &m.counted_qty,
+            &m.reason.map(|r| r.as_str()),
+            &m.note,
+            &m.reference,
+            &m.peer_location_id.map(|l| l.0),
+            &m.occurred_at.millis(),
+            &m.recorded_at.millis(),
+            &m.server_seq,
+            &m.qty_before,
+            &m.qty_after,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Maps a row selected with `PRODUCT_COLUMNS`.
+pub(super) fn product_from_row(row: &Row) -> Result<Product> {
+    let scale: i64 = row.try_get(5)?;
+    Ok(Product {
+        id: ProductId(row.try_get(0)?),
+        sku: row.try_get(1)?,
+        name: row.try_get(2)?,
+        barcode: row.try_get(3)?,
+        unit: row.try_get(4)?,
+        unit_scale: u32::try_from(scale).map_err(|_| StorageError::Database(format!("stored unit_scale {scale}")))?,
+        reorder_point: row.try_get(6)?,
+        reorder_qty: row.try_get(7)?,
+        cost_minor: row.try_get(8)?,
+        price_minor: row.try_get(9)?,
+        archived: row.try_get(10)?,
+        negative_stock: row.try_get::<_, Option<String>>(11)?.and_then(|p| NegativeStockPolicy::parse(&p)),
+    })
+}
+
+/// Maps a row selected with `LOCATION_COLUMNS`.
+pub(super) fn location_from_row(row: &Row) -> Result<Location> {
+    let kind: String = row.try_get(3)?;
+    Ok(Location {
+        id: LocationId(row.try_get(0)?),
+        code: row.try_get(1)?,
+        name: row.try_get(2)?,
+        kind: LocationKind::parse("kind", &kind).unwrap_or(LocationKind::Other),
+        parent_id: row.try_get::<_, Option<uuid::Uuid>>(4)?.map(LocationId),
+        archived: row.try_get(5)?,
+    })
+}
+
+/// Maps a row selected with `ALERT_COLUMNS`.
+pub(super) fn alert_from_row(row: &Row) -> Result<Alert> {
+    Ok(Alert {
+        id: AlertId(row.try_get(0)?),
+        kind: parsed(row, 1)?,
+        product_id: ProductId(row.try_get(2)?),
+        location_id: LocationId(row.try_get(3)?),
+        quantity: row.try_get(4)?,
+        movement_id: row.try_get::<_, Option<uuid::Uuid>>(5)?.map(MovementId),
+        message: row.try_get(6)?,
+        raised_at: Timestamp(row.try_get(7)?),
+        resolved_by: row.try_get::<_, Option<uuid::Uuid>>(8)?.map(UserId),
+        resolved_at: row.try_get::<_, Option<i64>>(9)?.map(Timestamp),
+    })
+}
+
+/// Stores a new alert under `feed_seq`.
+pub(super) fn insert_alert(db: &mut Db<'_>, alert: &Alert, feed_seq: i64) -> Result<()> {
+    db.execute(
+        &format!(
+            "INSERT INTO alerts ({ALERT_COLUMNS}, feed_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ),
+        &[
+            &alert.id.0,
+            &alert.kind.as_str(),
+            &alert.product_id.0,
+            &alert.location_id.0,
+            &alert.quantity,
+            &alert.movement_id.map(|m| m.0),
+            &alert.message,
+            &alert.raised_at.millis(),
+            &alert.resolved_by.map(|u| u.0),
+            &alert.resolved_at.map(|t| t.millis()),
+            &feed_seq,
+        ],
+    )?;
+    Ok(())
+}
+
+/// A digest from its stored parts (a malformed sum reads as zero, as on SQLite).
+pub(super) fn digest_from(count: i64, bytes: &[u8]) -> LedgerDigest {
+    let sum: [u8; 16] = bytes.try_into().unwrap_or_default();
+    LedgerDigest::from_parts(count as u64, sum)
+}
+
+/// The cached level and checksum of a pair (`None` if it has no movements yet).
+pub(super) fn load_level(
+    db: &mut Db<'_>,
+    product: ProductId,
+    location: LocationId,
+) -> Result<Option<(Level, LedgerDigest)>> {
+    let Some(row) = db.query_opt(
+        "SELECT on_hand, anchor_id, anchor_at, anchor_counted, latest_at, latest_id, movement_count, digest \
+         FROM levels WHERE product_id = $1 AND location_id = $2",
+        &[&product.0, &location.0],
+    )?
+    else {
+        return Ok(None);
+    };
+    let anchor = match (
+        row.try_get::<_, Option<uuid::Uuid>>(1)?,
+        row.try_get::<_, Option<i64>>(2)?,
+        row.try_get::<_, Option<i64>>(3)?,
+    ) {
+        (Some(id), Some(at), Some(counted)) => {
+            Some(CountAnchor { id: MovementId(id), occurred_at: Timestamp(at), counted })
+        }
+        _ => None,
+    };
+    let latest = match (row.try_get::<_, Option<i64>>(4)?, row.try_get::<_, Option<uuid::Uuid>>(5)?) {
+        (Some(at), Some(id)) => Some((Timestamp(at), MovementId(id))),
+        _ => None,
+    };
+    let bytes: Vec<u8> = row.try_get(7)?;
+    let sum: [u8; 16] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| StorageError::Database(format!("stored level digest has {} bytes, not 16", bytes.len())))?;
+    let level = Level { on_hand: row.try_get(0)?, anchor, latest };
+    Ok(Some((level, LedgerDigest::from_parts(row.try_get::<_, i64>(6)? as u64, sum))))
+}
+
+/// Writes the cached level and checksum of a pair.
+pub(super) fn save_level(
+    db: &mut Db<'_>,
+    product: ProductId,
+    location: LocationId,
+    level: &Level,
+    digest: &LedgerDigest,
+) -> Result<()> {
+    db.execute(
+        "INSERT INTO levels (product_id, location_id, on_hand, anchor_id, anchor_at, anchor_counted, latest_at, \
+         latest_id, movement_count, digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (product_id, location_id) DO UPDATE SET on_hand = excluded.on_hand, \
+         anchor_id = excluded.anchor_id, anchor_at = excluded.anchor_at, anchor_counted = excluded.anchor_counted, \
+         latest_at = excluded.latest_at, latest_id = excluded.latest_id, \
+         movement_count = excluded.movement_count, digest = excluded.digest",
+        &[
+            &product.0,
+            &location.0,
+            &level.on_hand,
+            &level.anchor.map(|a| a.id.0),
+            &level.anchor.map(|a| a.occurred_at.millis()),
+            &level.anchor.map(|a| a.counted),
+            &level.latest.map(|(at, _)| at.millis()),
+            &level.latest.map(|(_, id)| id.0),
+            &(digest.count as i64),
+            &&digest.sum_bytes()[..],
+        ],
+    )?;
+    Ok(())
+}

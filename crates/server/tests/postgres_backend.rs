@@ -1,0 +1,299 @@
+//! The storage backend suite (`common/backend_suite.rs`) against `PgStorage`. Each test opens its
+//! own schema in the database of `DATABASE_URL` (`scripts/with-postgres.sh` provides one) and drops
+//! it when the test passed (a failed test's schema stays, named in the output, for inspection).
+//! Without `DATABASE_URL` every test prints a skip line and passes.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[macro_use]
+#[path = "common/backend_suite.rs"]
+mod backend_suite;
+
+use smartstock_server::storage::postgres::PgStorage;
+use smartstock_server::storage::Storage;
+
+/// A `PgStorage` in a schema of its own, dropped with it when the test passed.
+struct TestSchema {
+    storage: Option<PgStorage>,
+    url: String,
+    schema: String,
+}
+
+impl std::ops::Deref for TestSchema {
+    type Target = dyn Storage;
+    fn deref(&self) -> &(dyn Storage + 'static) {
+        self.storage.as_ref().expect("storage is open until drop")
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        drop(self.storage.take());
+        if std::thread::panicking() {
+            eprintln!("kept schema {} of the failed test", self.schema);
+            return;
+        }
+        let mut client = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect to drop the schema");
+        let sql: String = client
+            .query_one("SELECT format('DROP SCHEMA IF EXISTS %I CASCADE', $1::text)", &[&self.schema])
+            .expect("quote the schema name")
+            .get(0);
+        client.batch_execute(&sql).expect("drop the test schema");
+    }
+}
+
+fn open(test: &str) -> Option<TestSchema> {
+    let url = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+    let mut schema = format!("t{}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8], test);
+    schema.truncate(63);
+    let storage = PgStorage::connect_in_schema(&url, &schema).expect("open PgStorage in a test schema");
+    Some(TestSchema { storage: Some(storage), url, schema })
+}
+
+backend_tests!(open);
+
+/// Connecting again to a migrated schema applies nothing and is ready; names that are not plain
+/// identifiers are refused before they reach SQL.
+#[test]
+fn reconnect_is_ready_and_schema_names_are_checked() {
+    let Some(first) = open("reconnect") else {
+        println!("skipped reconnect_is_ready_and_schema_names_are_checked: set DATABASE_URL");
+        return;
+    };
+    first.ready().unwrap();
+    let again = PgStorage::connect_in_schema(&first.url, &first.schema).unwrap();
+    again.ready().unwrap();
+    assert_eq!(again.head_seq().unwrap(), 0);
+    for bad in ["", "Upper", "semi;colon", "quote\"d", "1digit", &"x".repeat(64)] {
+        assert!(PgStorage::connect_in_schema(&first.url, bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+/// The server drops its storage inside the tokio runtime at shutdown: closing the pooled sync
+/// connections there must not panic.
+#[test]
+fn dropping_inside_the_async_runtime_is_safe() {
+    let Some(mut schema) = open("drop_in_runtime") else {
+        println!("skipped dropping_inside_the_async_runtime_is_safe: set DATABASE_URL");
+        return;
+    };
+    let storage = std::sync::Arc::new(schema.storage.take().unwrap());
+    let worker = std::sync::Arc::clone(&storage);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let head = tokio::task::spawn_blocking(move || worker.head_seq().unwrap()).await.unwrap();
+        assert_eq!(head, 0);
+        // Let the pool finish opening its connections, so this thread drops the last of it.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(storage);
+    });
+}
+
+/// Differential test: one pseudo-random history (receipts, sales, adjustments, counts close to
+/// other movements, transfers, voids good and bad, unknown products, invalid movements, clerk
+/// location checks, replays) pushed to PostgreSQL and to SQLite gives the same outcomes, feed
+/// numbers, levels, checksums, alerts and pull pages (alert ids, which are random, aside).
+#[test]
+fn same_answers_as_the_sqlite_backend() {
+    use smartstock_core::wire::{MovementOutcome, Outcome, PullPage, PushRequest, WIRE_VERSION};
+    use smartstock_core::{Alert, AlertId, DeviceId, MovementId, MovementKind, ReasonCode, Timestamp};
+    use smartstock_server::storage::sqlite::SqliteStorage;
+    use smartstock_server::storage::{Role, StorageError};
+
+    let Some(pg) = open("differential") else {
+        println!("skipped same_answers_as_the_sqlite_backend: set DATABASE_URL");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+    let backends: [&dyn Storage; 2] = [&*pg, &sqlite];
+
+    let mut state = 0x5eed_2024_u64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let products: Vec<_> = (0..3).map(|i| backend_suite::product(&format!("DIFF-{i}"))).collect();
+    let locations: Vec<_> = (0..2).map(|i| backend_suite::location(&format!("LOC-{i}"))).collect();
+    let mut low = products[0].clone();
+    low.reorder_point = 6;
+    let devices: Vec<DeviceId> = (0..4).map(|_| DeviceId(uuid::Uuid::now_v7())).collect();
+    // Per backend: the users (their ids are made by the backend) and the pushers of each device.
+    let pushers: Vec<Vec<smartstock_server::storage::Pusher>> = backends
+        .iter()
+        .map(|storage| {
+            let manager = backend_suite::user(*storage, "manager", Role::Manager, &[]);
+            let clerk = backend_suite::user(*storage, "clerk", Role::Clerk, &[locations[0].id]);
+            for p in products.iter().skip(1).chain([&low]) {
+                storage.save_product(manager, p, backend_suite::NOW).unwrap();
+            }
+            for l in &locations {
+                storage.save_location(manager, l, backend_suite::NOW).unwrap();
+            }
+            devices
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| {
+                    let (who, role, at) = if i == 3 {
+                        (clerk, Role::Clerk, vec![locations[0].id])
+                    } else {
+                        (manager, Role::Manager, vec![])
+                    };
+                    storage.register_device(who, d, "diff", backend_suite::NOW).unwrap();
+                    backend_suite::pusher(who, role, &at)
+                })
+                .collect()
+        })
+        .collect();
+
+    fn normalized(alert: &Alert) -> Alert {
+        Alert { id: AlertId(uuid::Uuid::nil()), ..alert.clone() }
+    }
+    fn outcomes(result: Result<Vec<MovementOutcome>, StorageError>) -> Result<Vec<MovementOutcome>, String> {
+        result
+            .map(|all| {
+                all.into_iter()
+                    .map(|mut o| {
+                        if let Outcome::AcceptedFlagged { alert, .. } = &mut o.outcome {
+                            *alert = normalized(alert);
+                        }
+                        o
+                    })
+                    .collect()
+            })
+            .map_err(|e| format!("{e:?}"))
+    }
+    fn page(mut page: PullPage) -> PullPage {
+        page.alerts = page.alerts.iter().map(normalized).collect();
+        page
+    }
+
+    let user = smartstock_core::UserId(uuid::Uuid::now_v7());
+    let mut seqs = [0i64; 4];
+    let mut history: Vec<smartstock_core::Movement> = Vec::new();
+    let mut batches: Vec<(usize, Vec<smartstock_core::Movement>)> = Vec::new();
+    let mut kinds = std::collections::BTreeMap::new();
+    for round in 0..120 {
+        let d = next(4) as usize;
+        if round % 17 == 16 && !batches.is_empty() {
+            // A replay of an earlier batch (a lost response).
+            let (d, batch) = batches[next(batches.len() as u64) as usize].clone();
+            let answers: Vec<_> = (0..2)
+                .map(|b| {
+                    outcomes(backends[b].push(&pushers[b][d], &push_request(devices[d], &batch), backend_suite::NOW))
+                })
+                .collect();
+            assert_eq!(answers[0], answers[1], "replay in round {round}");
+            continue;
+        }
+        let mut batch = Vec::new();
+        for _ in 0..=next(4) {
+            seqs[d] += 1;
+            let product = if next(25) == 0 {
+                smartstock_core::ProductId(uuid::Uuid::now_v7())
+            } else {
+                [low.id, products[1].id, products[2].id][next(3) as usize]
+            };
+            let location = locations[next(2) as usize].id;
+            let kind = match next(10) {
+                0..=2 => MovementKind::Receive,
+                3..=4 => MovementKind::Issue,
+                5 => MovementKind::Adjust,
+                6 => MovementKind::Count,
+                7 => MovementKind::TransferOut,
+                _ => MovementKind::Void,
+            };
+            let qty = match kind {
+                MovementKind::Receive => 1 + next(9) as i64,
+                MovementKind::Issue | MovementKind::TransferOut => -(1 + next(4) as i64),
+                MovementKind::Adjust => next(7) as i64 - 3,
+                _ => next(15) as i64,
+            };
+            let mut m = backend_suite::movement(devices[d], seqs[d], user, kind, product, location, qty);
+            // Times close together, so counts meet late and near movements (absorbed, reviews).
+            m.occurred_at = Timestamp(backend_suite::NOW.millis() + (next(600) as i64) * 1_000);
+            match kind {
+                MovementKind::Adjust if qty == 0 => m.delta = Some(1),
+                MovementKind::Adjust => m.reason = Some(ReasonCode::Damaged),
+                MovementKind::TransferOut => {
+                    m.peer_location_id = Some(locations[0].id);
+                    m.reference = Some(uuid::Uuid::now_v7().to_string());
+                }
+                MovementKind::Void => {
+                    m.delta = None;
+                    let target = if history.is_empty() || next(8) == 0 {
+                        MovementId::new_v7()
+                    } else {
+                        history[next(history.len() as u64) as usize].id
+                    };
+                    if let Some(t) = history.iter().find(|h| h.id == target) {
+                        m.product_id = t.product_id;
+                        m.location_id = if next(10) == 0 { locations[1].id } else { t.location_id };
+                    }
+                    m.reference = Some(target.to_string());
+                }
+                _ => {}
+            }
+            if next(30) == 0 {
+                m.note = Some("x".repeat(2000)); // invalid: too long
+            }
+            history.push(m.clone());
+            batch.push(m);
+        }
+        let answers: Vec<_> = (0..2)
+            .map(|b| outcomes(backends[b].push(&pushers[b][d], &push_request(devices[d], &batch), backend_suite::NOW)))
+            .collect();
+        assert_eq!(answers[0], answers[1], "round {round}");
+        for o in answers[0].as_ref().unwrap() {
+            let seen = match &o.outcome {
+                Outcome::Accepted { .. } => "accepted".to_string(),
+                Outcome::AcceptedFlagged { alert, .. } => alert.kind.as_str().to_string(),
+                Outcome::Rejected { code, .. } => code.clone(),
+            };
+            *kinds.entry(seen).or_insert(0usize) += 1;
+        }
+        batches.push((d, batch));
+    }
+    println!("differential history: {kinds:?}");
+    for expected in [
+        "accepted",
+        "negative_stock",
+        "low_stock",
+        "count_review",
+        "void_refused",
+        "void_target_missing",
+        "unknown_product",
+        "invalid",
+        "location_not_assigned",
+    ] {
+        assert!(kinds.contains_key(expected), "the history never produced {expected}: {kinds:?}");
+    }
+
+    let flagged = |b: usize| {
+        let mut all: Vec<Alert> = backends[b].alerts(false).unwrap().iter().map(normalized).collect();
+        all.sort_by_key(|a| (a.movement_id, a.kind.as_str()));
+        all
+    };
+    assert_eq!(flagged(0), flagged(1));
+    assert!(!flagged(0).is_empty(), "the history raises alerts");
+    assert_eq!(backends[0].stock(None).unwrap(), backends[1].stock(None).unwrap());
+    assert_eq!(backends[0].head_seq().unwrap(), backends[1].head_seq().unwrap());
+    for d in &devices {
+        let (mut after, mut pages) = (0, 0);
+        loop {
+            let got: Vec<PullPage> = backends.iter().map(|s| page(s.pull(*d, after, 13).unwrap())).collect();
+            assert_eq!(got[0], got[1], "pull after {after}");
+            after = got[0].next_after;
+            pages += 1;
+            if !got[0].has_more {
+                break;
+            }
+        }
+        assert!(pages > 3);
+    }
+
+    fn push_request(device: DeviceId, batch: &[smartstock_core::Movement]) -> PushRequest {
+        PushRequest { v: WIRE_VERSION, device_id: device, movements: batch.to_vec() }
+    }
+}

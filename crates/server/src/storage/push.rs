@@ -35,11 +35,11 @@ pub trait PushTx {
     fn received_by_id(&mut self, id: MovementId) -> Result<Option<Outcome>>;
     /// Stores an outcome under (device, seq).
     fn insert_received(&mut self, device: DeviceId, seq: i64, id: MovementId, outcome: &Outcome) -> Result<()>;
-    /// Makes this transaction the only writer of the feed until it ends (called before the first
-    /// new movement; SQLite's single writer already is).
-    fn lock_feed(&mut self) -> Result<()>;
-    /// The next feed number.
-    fn next_feed_seq(&mut self) -> Result<i64>;
+    /// Makes this transaction the only writer of the feed until it ends and returns the last
+    /// feed number handed out (called before the first new movement).
+    fn lock_feed(&mut self) -> Result<i64>;
+    /// Records the last feed number this transaction handed out (called once, at the end).
+    fn set_feed_seq(&mut self, last: i64) -> Result<()>;
     /// A product's SKU and reorder point, if the catalog holds it.
     fn product(&mut self, id: ProductId) -> Result<Option<(String, i64)>>;
     /// A location's code, if the catalog holds it.
@@ -102,12 +102,15 @@ pub fn push(
         if movement.device_id != request.device_id {
             return Err(ValidationError::new("device_id", "every movement must carry the pushing device's id").into());
         }
-        if let Some((stored_id, outcome)) = batch.tx.received_by_seq(request.device_id, movement.device_seq)? {
-            if stored_id != movement.id {
-                return Err(StorageError::DeviceRestored { device_seq: movement.device_seq });
+        // Only numbers the server has acknowledged can hold an outcome already.
+        if movement.device_seq <= acknowledged {
+            if let Some((stored_id, outcome)) = batch.tx.received_by_seq(request.device_id, movement.device_seq)? {
+                if stored_id != movement.id {
+                    return Err(StorageError::DeviceRestored { device_seq: movement.device_seq });
+                }
+                outcomes.push(MovementOutcome { id: movement.id, device_seq: movement.device_seq, outcome });
+                continue;
             }
-            outcomes.push(MovementOutcome { id: movement.id, device_seq: movement.device_seq, outcome });
-            continue;
         }
         if movement.device_seq != last_seq + 1 {
             // The whole batch rolls back: the server holds what it held before this push.
@@ -122,7 +125,7 @@ pub fn push(
         last_seq = movement.device_seq;
         outcomes.push(MovementOutcome { id: movement.id, device_seq: movement.device_seq, outcome });
     }
-    batch.flush_levels()?;
+    batch.finish()?;
     batch.tx.set_device_last_seq(request.device_id, last_seq)?;
     Ok(outcomes)
 }
@@ -130,7 +133,8 @@ pub fn push(
 /// One push's caches over the backend.
 struct Batch<'t> {
     tx: &'t mut dyn PushTx,
-    feed_locked: bool,
+    /// The last feed number handed out, once the feed is locked.
+    feed: Option<i64>,
     products: HashMap<ProductId, Option<(String, i64)>>,
     locations: HashMap<LocationId, Option<String>>,
     levels: HashMap<(ProductId, LocationId), (Level, LedgerDigest)>,
@@ -141,7 +145,7 @@ impl<'t> Batch<'t> {
     fn new(tx: &'t mut dyn PushTx) -> Batch<'t> {
         Batch {
             tx,
-            feed_locked: false,
+            feed: None,
             products: HashMap::new(),
             locations: HashMap::new(),
             levels: HashMap::new(),
@@ -150,9 +154,28 @@ impl<'t> Batch<'t> {
     }
 
     fn lock_feed(&mut self) -> Result<()> {
-        if !self.feed_locked {
-            self.tx.lock_feed()?;
-            self.feed_locked = true;
+        if self.feed.is_none() {
+            self.feed = Some(self.tx.lock_feed()?);
+        }
+        Ok(())
+    }
+
+    /// The next feed number (the feed is locked by this transaction, so numbers are handed out
+    /// in memory and written back once by `finish`).
+    fn next_feed_seq(&mut self) -> Result<i64> {
+        let last = match self.feed {
+            Some(last) => last,
+            None => self.tx.lock_feed()?,
+        };
+        self.feed = Some(last + 1);
+        Ok(last + 1)
+    }
+
+    /// Writes the changed levels (in key order) and the feed counter.
+    fn finish(&mut self) -> Result<()> {
+        self.flush_levels()?;
+        if let Some(last) = self.feed {
+            self.tx.set_feed_seq(last)?;
         }
         Ok(())
     }
@@ -177,7 +200,7 @@ impl<'t> Batch<'t> {
         if let Some(rejection) = rules::rejection(self, pusher, m)? {
             return Ok(rejection);
         }
-        let server_seq = self.tx.next_feed_seq()?;
+        let server_seq = self.next_feed_seq()?;
         let stored = Movement { server_seq: Some(server_seq), ..m.clone() };
         let (before, mut digest) = self.level(m.product_id, m.location_id)?;
         let after = rules::level_after(self, before, m)?;
@@ -189,7 +212,7 @@ impl<'t> Batch<'t> {
         self.levels.insert((m.product_id, m.location_id), (after, digest));
         let alerts = rules::alerts_raised(self, m, &before, &after, now)?;
         for alert in &alerts {
-            let seq = self.tx.next_feed_seq()?;
+            let seq = self.next_feed_seq()?;
             self.tx.insert_alert(alert, seq)?;
         }
         Ok(rules::accepted(server_seq, alerts))

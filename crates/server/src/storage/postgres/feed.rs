@@ -16,12 +16,18 @@
 use super::db::Db;
 use crate::storage::Result;
 
-/// Takes the feed lock without taking a number yet (the same row lock the UPDATE in
+/// Takes the feed lock and returns the last number handed out (the same row lock the UPDATE in
 /// [`next_feed_seq`] takes). A push takes it before its first new movement so that the checks and
-/// the level read-modify-write that precede the number also see every earlier writer's commit,
-/// exactly as SQLite's single writer would.
-pub(super) fn lock(db: &mut Db<'_>) -> Result<()> {
-    db.query_one("SELECT last_seq FROM feed_counter WHERE singleton = 1 FOR UPDATE", &[])?;
+/// the level read-modify-write that follow also see every earlier writer's commit, exactly as
+/// SQLite's single writer would; it then hands out numbers in memory and writes the last one back
+/// with [`set`] before it commits, still holding the lock.
+pub(super) fn lock(db: &mut Db<'_>) -> Result<i64> {
+    Ok(db.query_one("SELECT last_seq FROM feed_counter WHERE singleton = 1 FOR UPDATE", &[])?.try_get(0)?)
+}
+
+/// Records the last number handed out by a transaction that holds the feed lock.
+pub(super) fn set(db: &mut Db<'_>, last: i64) -> Result<()> {
+    db.execute("UPDATE feed_counter SET last_seq = $1 WHERE singleton = 1", &[&last])?;
     Ok(())
 }
 

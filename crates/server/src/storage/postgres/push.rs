@@ -68,12 +68,12 @@ impl PushTx for PgPush<'_, '_> {
         Ok(())
     }
 
-    fn lock_feed(&mut self) -> Result<()> {
+    fn lock_feed(&mut self) -> Result<i64> {
         feed::lock(self.0)
     }
 
-    fn next_feed_seq(&mut self) -> Result<i64> {
-        feed::next_feed_seq(self.0)
+    fn set_feed_seq(&mut self, last: i64) -> Result<()> {
+        feed::set(self.0, last)
     }
 
     fn product(&mut self, id: ProductId) -> Result<Option<(String, i64)>> {

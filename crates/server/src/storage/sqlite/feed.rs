@@ -18,3 +18,9 @@ pub(super) fn next_feed_seq(tx: &Connection) -> Result<i64> {
 pub(super) fn head(conn: &Connection) -> Result<i64> {
     Ok(conn.prepare_cached("SELECT last_seq FROM feed_counter")?.query_row([], |r| r.get(0))?)
 }
+
+/// Records the last number handed out by a transaction that read the head under the write lock.
+pub(super) fn set(tx: &Connection, last: i64) -> Result<()> {
+    tx.prepare_cached("UPDATE feed_counter SET last_seq = ?1")?.execute([last])?;
+    Ok(())
+}

@@ -4,7 +4,6 @@
 //!
 //! Must not: decide anything (`storage::push` and `storage::rules` do).
 
-use super::feed::next_feed_seq;
 use crate::storage::push::PushTx;
 use crate::storage::{Pusher, Result, StorageError};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -72,12 +71,13 @@ impl PushTx for SqlitePush<'_> {
         Ok(())
     }
 
-    fn lock_feed(&mut self) -> Result<()> {
-        Ok(())
+    fn lock_feed(&mut self) -> Result<i64> {
+        // The IMMEDIATE transaction already holds SQLite's one write lock.
+        super::feed::head(self.0)
     }
 
-    fn next_feed_seq(&mut self) -> Result<i64> {
-        next_feed_seq(self.0)
+    fn set_feed_seq(&mut self, last: i64) -> Result<()> {
+        super::feed::set(self.0, last)
     }
 
     fn product(&mut self, id: ProductId) -> Result<Option<(String, i64)>> {

@@ -43,7 +43,7 @@ test-rust:
 ## make bench-server: server push vs raw batched inserts, and a load of 1,000 devices (release build).
 bench-server: deps
 	mkdir -p bench-out
-	BENCH_DIR=$(CURDIR)/bench-out cargo bench -p smartstock-server --bench server --locked
+	BENCH_DIR=$(CURDIR)/bench-out scripts/with-postgres.sh cargo bench -p smartstock-server --bench server --locked
 
 ## make bench-store: the local ledger against raw SQLite baselines (release build).
 bench-store: deps

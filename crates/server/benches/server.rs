@@ -140,11 +140,11 @@ fn raw_insert(path: &Path, rows: &[Movement]) -> f64 {
 struct Server {
     base: String,
     http: reqwest::Client,
-    storage: Arc<SqliteStorage>,
+    storage: Arc<dyn Storage>,
 }
 
-async fn start_server(path: &Path) -> Server {
-    let storage = Arc::new(SqliteStorage::open(path).unwrap());
+/// Serves `storage` over HTTPS on a free loopback port (call inside the runtime).
+async fn start_server(storage: Arc<dyn Storage>) -> Server {
     let settings =
         ApiSettings { login_attempts_per_minute: 1_000_000, body_limit_bytes: 16 << 20, ..ApiSettings::default() };
     let state = AppState {
@@ -176,9 +176,13 @@ async fn device(server: &Server, name: &str, role: Role, password_hash: &str) ->
         must_change_password: false,
         locations: vec![],
     };
-    let user_id = server.storage.create_user(&user, Timestamp(1)).unwrap();
-    let tokens = smartstock_server::auth::new_tokens(api::now(), 3_600_000, 3_600_000);
-    server.storage.create_session(user_id, &tokens.hashes, api::now()).unwrap();
+    // Storage calls block (the PostgreSQL client must not run on a runtime thread).
+    let (user_id, tokens) = tokio::task::block_in_place(|| {
+        let user_id = server.storage.create_user(&user, Timestamp(1)).unwrap();
+        let tokens = smartstock_server::auth::new_tokens(api::now(), 3_600_000, 3_600_000);
+        server.storage.create_session(user_id, &tokens.hashes, api::now()).unwrap();
+        (user_id, tokens)
+    });
     let token = tokens.access_token;
     let device = DeviceId::new_random();
     let response = server
@@ -207,11 +211,10 @@ async fn push(server: &Server, token: &str, device: DeviceId, batch: &[Movement]
     let _: PushResponse = response.json().await.unwrap();
 }
 
-async fn server_push_rate(path: &Path, count: usize) -> f64 {
-    let server = start_server(path).await;
-    let catalog = seed(server.storage.as_ref(), 100);
+async fn server_push_rate(storage: Arc<dyn Storage>, catalog: &Catalog, count: usize) -> f64 {
+    let server = start_server(storage).await;
     let (token, device_id, user) = device(&server, "bench", Role::Manager, &hash_password(PASSWORD).unwrap()).await;
-    let rows = movements(&catalog, device_id, user, count, 1);
+    let rows = movements(catalog, device_id, user, count, 1);
     let start = Instant::now();
     for batch in rows.chunks(500) {
         push(&server, &token, device_id, batch).await;
@@ -225,9 +228,15 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
 }
 
 /// `devices` devices push one movement every `interval` and pull after each, for `rounds` rounds.
-async fn load(path: &Path, devices: usize, rounds: usize, interval: Duration) -> (Duration, Duration, f64) {
-    let server = Arc::new(start_server(path).await);
-    let catalog = Arc::new(seed(server.storage.as_ref(), 100));
+async fn load(
+    storage: Arc<dyn Storage>,
+    catalog: Catalog,
+    devices: usize,
+    rounds: usize,
+    interval: Duration,
+) -> (Duration, Duration, f64) {
+    let server = Arc::new(start_server(storage).await);
+    let catalog = Arc::new(catalog);
     let hash = hash_password(PASSWORD).unwrap();
     let mut clients = Vec::new();
     for i in 0..devices {
@@ -270,30 +279,110 @@ fn rand_offset(device: DeviceId, interval: Duration) -> u64 {
     (u64::from(bytes[15]) << 8 | u64::from(bytes[14])) % (interval.as_millis().max(1) as u64)
 }
 
+/// The raw PostgreSQL baseline: the same multi-row INSERTs of 500, one transaction each, into a
+/// fresh server schema.
+fn raw_insert_postgres(url: &str, schema: &str, rows: &[Movement]) -> f64 {
+    let storage = smartstock_server::storage::postgres::PgStorage::connect_in_schema(url, schema).unwrap();
+    let catalog = seed(&storage, 100);
+    drop(storage);
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client.batch_execute(&format!("SET search_path TO {schema}")).unwrap();
+    let start = Instant::now();
+    for (b, batch) in rows.chunks(500).enumerate() {
+        let mut tx = client.transaction().unwrap();
+        let mut placeholders = Vec::with_capacity(batch.len());
+        let mut values: Vec<Box<dyn postgres::types::ToSql + Sync>> = Vec::with_capacity(batch.len() * 10);
+        for (i, m) in batch.iter().enumerate() {
+            let n = i * 10;
+            placeholders.push(format!(
+                "(${}, ${}, ${}, ${}, 'receive', ${}, ${}, ${}, ${}, ${}, 0, 0, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7,
+                n + 8,
+                n + 9,
+                n + 10
+            ));
+            values.push(Box::new(m.id.0));
+            values.push(Box::new(m.device_id.0));
+            values.push(Box::new(m.device_seq));
+            values.push(Box::new(m.user_id.0));
+            values.push(Box::new(catalog.products[i % catalog.products.len()].0));
+            values.push(Box::new(catalog.location.0));
+            values.push(Box::new(m.delta));
+            values.push(Box::new(m.occurred_at.millis()));
+            values.push(Box::new(m.recorded_at.millis()));
+            values.push(Box::new((b * 500 + i + 1_000) as i64));
+        }
+        let sql = format!(
+            "INSERT INTO movements (id, device_id, device_seq, user_id, kind, product_id, location_id, delta, \
+             occurred_at, recorded_at, qty_before, qty_after, server_seq) VALUES {}",
+            placeholders.join(", ")
+        );
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+        tx.execute(&sql, &params).unwrap();
+        tx.commit().unwrap();
+    }
+    rows.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+fn drop_schema(url: &str, schema: &str) {
+    if let Ok(mut client) = postgres::Client::connect(url, postgres::NoTls) {
+        let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
+}
+
+fn sample_rows(count: usize) -> Vec<Movement> {
+    let catalog = Catalog { products: vec![ProductId::new_random()], location: LocationId::new_random() };
+    movements(&catalog, DeviceId::new_random(), UserId::new_random(), count, 1)
+}
+
 fn main() {
     let dir = tempfile::Builder::new()
         .prefix("smartstock-bench-server-")
         .tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()))
         .unwrap();
     let count = env_usize("BENCH_MOVEMENTS", 100_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    eprintln!("bench-server: SQLite backend (synchronous=FULL), data in {}", dir.path().display());
-    let rows = movements(
-        &Catalog { products: vec![ProductId::new_random()], location: LocationId::new_random() },
-        DeviceId::new_random(),
-        UserId::new_random(),
-        count,
-        1,
-    );
-    let raw = raw_insert(&dir.path().join("raw.db"), &rows);
-    let served = runtime.block_on(server_push_rate(&dir.path().join("server.db"), count));
-    bench_line("server.sqlite.push", served, "movements/s", raw);
     let devices = env_usize("BENCH_DEVICES", 1000);
     let rounds = env_usize("BENCH_LOAD_ROUNDS", 10);
-    let (p50, p99, rate) = runtime.block_on(load(&dir.path().join("load.db"), devices, rounds, Duration::from_secs(1)));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rows = sample_rows(count);
+
+    eprintln!("bench-server: SQLite backend (synchronous=FULL), data in {}", dir.path().display());
+    let raw = raw_insert(&dir.path().join("raw.db"), &rows);
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("server.db")).unwrap());
+    let catalog = seed(storage.as_ref(), 100);
+    let served = runtime.block_on(server_push_rate(storage, &catalog, count));
+    bench_line("server.sqlite.push", served, "movements/s", raw);
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("load.db")).unwrap());
+    let catalog = seed(storage.as_ref(), 100);
+    let (p50, p99, rate) = runtime.block_on(load(storage, catalog, devices, rounds, Duration::from_secs(1)));
     eprintln!("load: {devices} devices x {rounds} pushes, {rate:.0} pushes/s achieved");
     bench_line("server.sqlite.load_push_p50", p50.as_secs_f64() * 1e3, "ms", 50.0);
     bench_line("server.sqlite.load_push_p99", p99.as_secs_f64() * 1e3, "ms", 50.0);
-    let (_, _, saturation) = runtime.block_on(load(&dir.path().join("saturation.db"), 64, 50, Duration::ZERO));
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("saturation.db")).unwrap());
+    let catalog = seed(storage.as_ref(), 100);
+    let (_, _, saturation) = runtime.block_on(load(storage, catalog, 64, 50, Duration::ZERO));
     bench_line("server.sqlite.saturation", saturation, "pushes/s", devices as f64);
+
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        eprintln!("bench-server: DATABASE_URL unset, PostgreSQL skipped (make bench-server sets it)");
+        return;
+    };
+    let tag = std::process::id();
+    let (raw_schema, server_schema) = (format!("bench_raw_{tag}"), format!("bench_server_{tag}"));
+    eprintln!("bench-server: PostgreSQL backend, schemas {raw_schema} and {server_schema}");
+    let raw = raw_insert_postgres(&url, &raw_schema, &rows);
+    let storage: Arc<dyn Storage> =
+        Arc::new(smartstock_server::storage::postgres::PgStorage::connect_in_schema(&url, &server_schema).unwrap());
+    let catalog = seed(storage.as_ref(), 100);
+    let served = runtime.block_on(server_push_rate(storage.clone(), &catalog, count));
+    bench_line("server.postgres.push", served, "movements/s", raw);
+    std::thread::spawn(move || drop(storage)).join().unwrap();
+    drop_schema(&url, &raw_schema);
+    drop_schema(&url, &server_schema);
 }

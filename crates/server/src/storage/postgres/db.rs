@@ -41,6 +41,10 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> std::result::Result<PgConn, ::postgres::Error> {
         let mut client = self.config.connect(NoTls)?;
+        // Statements stay prepared for the connection's life; a generic plan made while a table
+        // was small (a sequential scan) would stay with them as the table grows. Custom plans are
+        // made per execution, from the table's current size.
+        client.batch_execute("SET plan_cache_mode = force_custom_plan")?;
         if let Some(schema) = &self.schema {
             // quote_ident on the server: the schema name travels as a parameter, never as SQL.
             client.execute("SELECT set_config('search_path', quote_ident($1), false)", &[schema])?;

@@ -1,13 +1,13 @@
-//! The push, once for every backend (DESIGN.md, "Identity, ordering, exactly-once"). A backend
-//! supplies its primitive reads and writes inside its push transaction (`PushTx`); this module
-//! decides. Per movement, in request order: a replay returns its stored outcome; a different
-//! movement under a used sequence number refuses the batch (restored database); a gap refuses
-//! the batch; a movement the server already holds under another number returns its stored
-//! outcome; anything else is accepted (level by the core rule, alerts raised) or rejected with a
-//! reason (`rules`). Every outcome is stored in the same transaction as its movement.
+//! The push, once for every backend (DESIGN.md, "Identity, ordering, exactly-once"), as plan then
+//! act: the backend reads what the batch needs in a few set-based queries, this module decides
+//! every movement in memory, and the backend writes the whole result in a few set-based
+//! statements — all in the backend's one push transaction.
 //!
-//! Within one batch, product and location facts are read once and the changed levels are written
-//! once, in key order, at the end.
+//! Per movement, in request order: a replay returns its stored outcome; a different movement
+//! under a used sequence number refuses the batch (restored database); a gap refuses the batch; a
+//! movement the server already holds under another number returns its stored outcome; anything
+//! else is accepted (level by the core rule, alerts raised) or rejected with a reason (`rules`).
+//! Every outcome is stored in the same transaction as its movement.
 //!
 //! Must not: refuse a movement for negative stock (it physically happened: it is flagged), or
 //! commit (the backend does, after `push` returns).
@@ -20,54 +20,60 @@ use smartstock_core::{
     Alert, AlertKind, DeviceId, LedgerDigest, Level, LocationId, Movement, MovementId, MovementKind, ProductId,
     Timestamp, UserId, ValidationError,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// A backend's reads and writes inside its push transaction.
+/// A product × location pair.
+pub type Pair = (ProductId, LocationId);
+
+/// Everything one push writes, for the backend to store in set-based statements.
+#[derive(Debug, Default)]
+pub struct PushWrites {
+    /// The pushing device.
+    pub device: Option<DeviceId>,
+    /// Its new last acknowledged sequence number.
+    pub last_seq: i64,
+    /// Accepted movements, with `server_seq`, in feed order.
+    pub movements: Vec<Movement>,
+    /// Outcomes to store under (device, seq): (seq, movement id, outcome).
+    pub received: Vec<(i64, MovementId, Outcome)>,
+    /// (target, void) pairs: the target is cancelled by the void.
+    pub voided: Vec<(MovementId, MovementId)>,
+    /// Alerts raised, with their feed numbers.
+    pub alerts: Vec<(Alert, i64)>,
+    /// Changed levels and checksums, in key order.
+    pub levels: Vec<(Pair, Level, LedgerDigest)>,
+    /// The last feed number handed out, if any.
+    pub feed_seq: Option<i64>,
+}
+
+/// A backend's reads and its one write inside its push transaction.
 pub trait PushTx {
     /// The device's owner and last acknowledged sequence number (locking its row where the
     /// backend has concurrent writers).
     fn device(&mut self, id: DeviceId) -> Result<Option<(UserId, i64)>>;
-    /// Records the device's new last acknowledged sequence number.
-    fn set_device_last_seq(&mut self, id: DeviceId, seq: i64) -> Result<()>;
-    /// The movement id and outcome stored under (device, seq).
-    fn received_by_seq(&mut self, device: DeviceId, seq: i64) -> Result<Option<(MovementId, Outcome)>>;
-    /// The outcome stored for a movement id, under any (device, seq).
-    fn received_by_id(&mut self, id: MovementId) -> Result<Option<Outcome>>;
-    /// Stores an outcome under (device, seq).
-    fn insert_received(&mut self, device: DeviceId, seq: i64, id: MovementId, outcome: &Outcome) -> Result<()>;
+    /// Outcomes stored under these sequence numbers of the device: (seq, movement id, outcome).
+    fn received_by_seqs(&mut self, device: DeviceId, seqs: &[i64]) -> Result<Vec<(i64, MovementId, Outcome)>>;
+    /// Outcomes stored for these movement ids, under any (device, seq).
+    fn received_by_ids(&mut self, ids: &[MovementId]) -> Result<Vec<(MovementId, Outcome)>>;
     /// Makes this transaction the only writer of the feed until it ends and returns the last
-    /// feed number handed out (called before the first new movement).
+    /// feed number handed out (called before anything new is read or decided).
     fn lock_feed(&mut self) -> Result<i64>;
-    /// Records the last feed number this transaction handed out (called once, at the end).
-    fn set_feed_seq(&mut self, last: i64) -> Result<()>;
-    /// A product's SKU and reorder point, if the catalog holds it.
-    fn product(&mut self, id: ProductId) -> Result<Option<(String, i64)>>;
-    /// A location's code, if the catalog holds it.
-    fn location_code(&mut self, id: LocationId) -> Result<Option<String>>;
-    /// A stored movement and the void that cancelled it.
-    fn stored_movement(&mut self, id: MovementId) -> Result<Option<(Movement, Option<MovementId>)>>;
-    /// The level-rule entries of a pair: stored movements that are neither voids nor voided.
+    /// SKU and reorder point of the products the catalog holds among `ids`.
+    fn products(&mut self, ids: &[ProductId]) -> Result<Vec<(ProductId, String, i64)>>;
+    /// Codes of the locations the catalog holds among `ids`.
+    fn locations(&mut self, ids: &[LocationId]) -> Result<Vec<(LocationId, String)>>;
+    /// Stored movements among `ids`, with the void that cancelled each.
+    fn stored_movements(&mut self, ids: &[MovementId]) -> Result<Vec<(Movement, Option<MovementId>)>>;
+    /// The stored level-rule entries of a pair: movements that are neither voids nor voided.
     fn pair_entries(&mut self, product: ProductId, location: LocationId) -> Result<Vec<LevelEntry>>;
-    /// Whether an alert of this kind is open for the pair.
-    fn open_alert(&mut self, kind: AlertKind, product: ProductId, location: LocationId) -> Result<bool>;
+    /// Cached levels and checksums of the pairs that have one.
+    fn levels(&mut self, pairs: &[Pair]) -> Result<Vec<(Pair, Level, LedgerDigest)>>;
+    /// The kinds of alert open for each of the pairs.
+    fn open_alerts(&mut self, pairs: &[Pair]) -> Result<Vec<(AlertKind, Pair)>>;
     /// The count-review window setting.
     fn count_review_window_ms(&mut self) -> Result<i64>;
-    /// The cached level and checksum of a pair.
-    fn level(&mut self, product: ProductId, location: LocationId) -> Result<Option<(Level, LedgerDigest)>>;
-    /// Writes the cached level and checksum of a pair.
-    fn save_level(
-        &mut self,
-        product: ProductId,
-        location: LocationId,
-        level: &Level,
-        digest: &LedgerDigest,
-    ) -> Result<()>;
-    /// Stores an accepted movement (with its `server_seq`).
-    fn insert_movement(&mut self, movement: &Movement) -> Result<()>;
-    /// Marks `target` as cancelled by `void`.
-    fn set_voided_by(&mut self, target: MovementId, void: MovementId) -> Result<()>;
-    /// Stores an alert under a feed number.
-    fn insert_alert(&mut self, alert: &Alert, feed_seq: i64) -> Result<()>;
+    /// Stores everything the push decided.
+    fn write(&mut self, writes: &PushWrites) -> Result<()>;
 }
 
 /// Applies a push inside the backend's transaction.
@@ -83,158 +89,177 @@ pub fn push(
     if pusher.role == Role::Viewer {
         return Err(StorageError::Forbidden("viewers cannot record movements".into()));
     }
-    let acknowledged = match tx.device(request.device_id)? {
-        None => {
-            return Err(StorageError::NotFound {
-                what: "device",
-                key: format!("{} (register it first)", request.device_id),
-            })
-        }
+    let device = request.device_id;
+    let acknowledged = match tx.device(device)? {
+        None => return Err(StorageError::NotFound { what: "device", key: format!("{device} (register it first)") }),
         Some((owner, _)) if owner != pusher.user_id => {
-            return Err(StorageError::Forbidden(format!("device {} is registered to another user", request.device_id)))
+            return Err(StorageError::Forbidden(format!("device {device} is registered to another user")))
         }
         Some((_, last)) => last,
     };
-    let mut batch = Batch::new(tx);
-    let mut last_seq = acknowledged;
-    let mut outcomes = Vec::with_capacity(request.movements.len());
-    for movement in &request.movements {
-        if movement.device_id != request.device_id {
-            return Err(ValidationError::new("device_id", "every movement must carry the pushing device's id").into());
-        }
-        // Only numbers the server has acknowledged can hold an outcome already.
-        if movement.device_seq <= acknowledged {
-            if let Some((stored_id, outcome)) = batch.tx.received_by_seq(request.device_id, movement.device_seq)? {
-                if stored_id != movement.id {
-                    return Err(StorageError::DeviceRestored { device_seq: movement.device_seq });
-                }
-                outcomes.push(MovementOutcome { id: movement.id, device_seq: movement.device_seq, outcome });
-                continue;
-            }
-        }
-        if movement.device_seq != last_seq + 1 {
-            // The whole batch rolls back: the server holds what it held before this push.
-            return Err(StorageError::SequenceGap { last_acknowledged: acknowledged });
-        }
-        batch.lock_feed()?;
-        let outcome = match batch.tx.received_by_id(movement.id)? {
-            Some(stored) => stored,
-            None => batch.accept_or_reject(pusher, movement, now)?,
-        };
-        batch.tx.insert_received(request.device_id, movement.device_seq, movement.id, &outcome)?;
-        last_seq = movement.device_seq;
-        outcomes.push(MovementOutcome { id: movement.id, device_seq: movement.device_seq, outcome });
+    if let Some(m) = request.movements.iter().find(|m| m.device_id != device) {
+        return Err(ValidationError::new("device_id", format!("movement {} carries another device's id", m.id)).into());
     }
-    batch.finish()?;
-    batch.tx.set_device_last_seq(request.device_id, last_seq)?;
+    let old_seqs: Vec<i64> = request.movements.iter().map(|m| m.device_seq).filter(|s| *s <= acknowledged).collect();
+    let replays: HashMap<i64, (MovementId, Outcome)> = match old_seqs.is_empty() {
+        true => HashMap::new(),
+        false => tx.received_by_seqs(device, &old_seqs)?.into_iter().map(|(s, id, o)| (s, (id, o))).collect(),
+    };
+    let fresh: Vec<&Movement> = request.movements.iter().filter(|m| m.device_seq > acknowledged).collect();
+    let mut batch = match fresh.is_empty() {
+        true => None,
+        false => Some(Batch::prefetch(tx, &fresh)?),
+    };
+    let mut writes = PushWrites { device: Some(device), last_seq: acknowledged, ..PushWrites::default() };
+    let mut outcomes = Vec::with_capacity(request.movements.len());
+    for m in &request.movements {
+        let outcome = if m.device_seq <= acknowledged {
+            match replays.get(&m.device_seq) {
+                Some((stored_id, outcome)) if *stored_id == m.id => outcome.clone(),
+                Some(_) => return Err(StorageError::DeviceRestored { device_seq: m.device_seq }),
+                None => return Err(StorageError::SequenceGap { last_acknowledged: acknowledged }),
+            }
+        } else {
+            if m.device_seq != writes.last_seq + 1 {
+                // The whole batch rolls back: the server holds what it held before this push.
+                return Err(StorageError::SequenceGap { last_acknowledged: acknowledged });
+            }
+            let Some(batch) = batch.as_mut() else {
+                return Err(StorageError::SequenceGap { last_acknowledged: acknowledged });
+            };
+            let outcome = match batch.known_outcome(m.id) {
+                Some(stored) => stored,
+                None => batch.accept_or_reject(pusher, m, now, &mut writes)?,
+            };
+            batch.outcomes.insert(m.id, outcome.clone());
+            writes.received.push((m.device_seq, m.id, outcome.clone()));
+            writes.last_seq = m.device_seq;
+            outcome
+        };
+        outcomes.push(MovementOutcome { id: m.id, device_seq: m.device_seq, outcome });
+    }
+    if let Some(batch) = batch {
+        writes.feed_seq = Some(batch.feed);
+        writes.levels = batch.changed_levels();
+        tx.write(&writes)?;
+    }
     Ok(outcomes)
 }
 
-/// One push's caches over the backend.
+/// What one push knows, read up front and kept up to date as it decides.
 struct Batch<'t> {
     tx: &'t mut dyn PushTx,
-    /// The last feed number handed out, once the feed is locked.
-    feed: Option<i64>,
-    products: HashMap<ProductId, Option<(String, i64)>>,
-    locations: HashMap<LocationId, Option<String>>,
-    levels: HashMap<(ProductId, LocationId), (Level, LedgerDigest)>,
+    /// The last feed number handed out.
+    feed: i64,
+    /// Outcomes of movement ids: stored earlier, or decided in this batch.
+    outcomes: HashMap<MovementId, Outcome>,
+    products: HashMap<ProductId, (String, i64)>,
+    locations: HashMap<LocationId, String>,
+    /// Movements read from storage or accepted in this batch, with the void cancelling each.
+    movements: HashMap<MovementId, (Movement, Option<MovementId>)>,
+    /// Movements accepted in this batch, by pair (for recomputations).
+    accepted_by_pair: HashMap<Pair, Vec<MovementId>>,
+    /// Movements cancelled in this batch.
+    voided_here: HashSet<MovementId>,
+    levels: HashMap<Pair, (Level, LedgerDigest)>,
+    changed: HashSet<Pair>,
+    open_alerts: HashSet<(AlertKind, Pair)>,
     window: Option<i64>,
 }
 
 impl<'t> Batch<'t> {
-    fn new(tx: &'t mut dyn PushTx) -> Batch<'t> {
-        Batch {
-            tx,
-            feed: None,
-            products: HashMap::new(),
-            locations: HashMap::new(),
-            levels: HashMap::new(),
-            window: None,
-        }
-    }
-
-    fn lock_feed(&mut self) -> Result<()> {
-        if self.feed.is_none() {
-            self.feed = Some(self.tx.lock_feed()?);
-        }
-        Ok(())
-    }
-
-    /// The next feed number (the feed is locked by this transaction, so numbers are handed out
-    /// in memory and written back once by `finish`).
-    fn next_feed_seq(&mut self) -> Result<i64> {
-        let last = match self.feed {
-            Some(last) => last,
-            None => self.tx.lock_feed()?,
+    /// Locks the feed, then reads what deciding `fresh` needs.
+    fn prefetch(tx: &'t mut dyn PushTx, fresh: &[&Movement]) -> Result<Batch<'t>> {
+        let feed = tx.lock_feed()?;
+        let ids: Vec<MovementId> = fresh.iter().map(|m| m.id).collect();
+        let outcomes = tx.received_by_ids(&ids)?.into_iter().collect();
+        let product_ids = unique(fresh.iter().map(|m| m.product_id));
+        let products = tx.products(&product_ids)?.into_iter().map(|(id, sku, rp)| (id, (sku, rp))).collect();
+        let location_ids = unique(fresh.iter().flat_map(|m| std::iter::once(m.location_id).chain(m.peer_location_id)));
+        let locations = tx.locations(&location_ids)?.into_iter().collect();
+        let targets = unique(fresh.iter().filter(|m| m.kind == MovementKind::Void).filter_map(|m| m.voided_id().ok()));
+        let movements = if targets.is_empty() {
+            HashMap::new()
+        } else {
+            tx.stored_movements(&targets)?.into_iter().map(|(m, v)| (m.id, (m, v))).collect()
         };
-        self.feed = Some(last + 1);
-        Ok(last + 1)
+        let pairs = unique(fresh.iter().map(|m| (m.product_id, m.location_id)));
+        let levels = tx.levels(&pairs)?.into_iter().map(|(pair, level, digest)| (pair, (level, digest))).collect();
+        let open_alerts = tx.open_alerts(&pairs)?.into_iter().collect();
+        Ok(Batch {
+            tx,
+            feed,
+            outcomes,
+            products,
+            locations,
+            movements,
+            accepted_by_pair: HashMap::new(),
+            voided_here: HashSet::new(),
+            levels,
+            changed: HashSet::new(),
+            open_alerts,
+            window: None,
+        })
     }
 
-    /// Writes the changed levels (in key order) and the feed counter.
-    fn finish(&mut self) -> Result<()> {
-        self.flush_levels()?;
-        if let Some(last) = self.feed {
-            self.tx.set_feed_seq(last)?;
-        }
-        Ok(())
+    fn known_outcome(&self, id: MovementId) -> Option<Outcome> {
+        self.outcomes.get(&id).cloned()
     }
 
-    fn level(&mut self, product: ProductId, location: LocationId) -> Result<(Level, LedgerDigest)> {
-        if let Some(cached) = self.levels.get(&(product, location)) {
-            return Ok(*cached);
-        }
-        Ok(self.tx.level(product, location)?.unwrap_or_default())
+    fn next_feed_seq(&mut self) -> i64 {
+        self.feed += 1;
+        self.feed
     }
 
-    fn flush_levels(&mut self) -> Result<()> {
-        let mut changed: Vec<_> = self.levels.drain().collect();
-        changed.sort_unstable_by_key(|(key, _)| *key);
-        for ((product, location), (level, digest)) in changed {
-            self.tx.save_level(product, location, &level, &digest)?;
-        }
-        Ok(())
-    }
-
-    fn accept_or_reject(&mut self, pusher: &Pusher, m: &Movement, now: Timestamp) -> Result<Outcome> {
+    fn accept_or_reject(
+        &mut self,
+        pusher: &Pusher,
+        m: &Movement,
+        now: Timestamp,
+        writes: &mut PushWrites,
+    ) -> Result<Outcome> {
         if let Some(rejection) = rules::rejection(self, pusher, m)? {
             return Ok(rejection);
         }
-        let server_seq = self.next_feed_seq()?;
+        let pair = (m.product_id, m.location_id);
+        let server_seq = self.next_feed_seq();
         let stored = Movement { server_seq: Some(server_seq), ..m.clone() };
-        let (before, mut digest) = self.level(m.product_id, m.location_id)?;
+        let (before, mut digest) = self.levels.get(&pair).copied().unwrap_or_default();
         let after = rules::level_after(self, before, m)?;
-        self.tx.insert_movement(&stored)?;
         if m.kind == MovementKind::Void {
-            self.tx.set_voided_by(m.voided_id()?, m.id)?;
+            let target = m.voided_id()?;
+            self.voided_here.insert(target);
+            if let Some(entry) = self.movements.get_mut(&target) {
+                entry.1 = Some(m.id);
+            }
+            writes.voided.push((target, m.id));
         }
         digest.add(&stored);
-        self.levels.insert((m.product_id, m.location_id), (after, digest));
+        self.levels.insert(pair, (after, digest));
+        self.changed.insert(pair);
+        self.movements.insert(m.id, (stored.clone(), None));
+        self.accepted_by_pair.entry(pair).or_default().push(m.id);
+        writes.movements.push(stored);
         let alerts = rules::alerts_raised(self, m, &before, &after, now)?;
         for alert in &alerts {
-            let seq = self.next_feed_seq()?;
-            self.tx.insert_alert(alert, seq)?;
+            self.open_alerts.insert((alert.kind, pair));
+            let seq = self.next_feed_seq();
+            writes.alerts.push((alert.clone(), seq));
         }
         Ok(rules::accepted(server_seq, alerts))
     }
 
-    fn product(&mut self, id: ProductId) -> Result<Option<(String, i64)>> {
-        if let Some(cached) = self.products.get(&id) {
-            return Ok(cached.clone());
-        }
-        let found = self.tx.product(id)?;
-        self.products.insert(id, found.clone());
-        Ok(found)
+    fn changed_levels(&self) -> Vec<(Pair, Level, LedgerDigest)> {
+        let mut changed: Vec<_> =
+            self.changed.iter().filter_map(|pair| self.levels.get(pair).map(|(l, d)| (*pair, *l, *d))).collect();
+        changed.sort_unstable_by_key(|(pair, _, _)| *pair);
+        changed
     }
+}
 
-    fn location(&mut self, id: LocationId) -> Result<Option<String>> {
-        if let Some(cached) = self.locations.get(&id) {
-            return Ok(cached.clone());
-        }
-        let found = self.tx.location_code(id)?;
-        self.locations.insert(id, found.clone());
-        Ok(found)
-    }
+fn unique<T: std::hash::Hash + Eq + Copy>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut seen = HashSet::new();
+    items.filter(|item| seen.insert(*item)).collect()
 }
 
 fn missing(what: &'static str, key: impl ToString) -> StorageError {
@@ -243,31 +268,53 @@ fn missing(what: &'static str, key: impl ToString) -> StorageError {
 
 impl PushFacts for Batch<'_> {
     fn product_exists(&mut self, id: ProductId) -> Result<bool> {
-        Ok(self.product(id)?.is_some())
+        Ok(self.products.contains_key(&id))
     }
 
     fn location_exists(&mut self, id: LocationId) -> Result<bool> {
-        Ok(self.location(id)?.is_some())
+        Ok(self.locations.contains_key(&id))
     }
 
     fn stored_movement(&mut self, id: MovementId) -> Result<Option<(Movement, Option<MovementId>)>> {
-        self.tx.stored_movement(id)
+        if let Some(known) = self.movements.get(&id) {
+            return Ok(Some(known.clone()));
+        }
+        let found = self.tx.stored_movements(&[id])?.into_iter().next();
+        if let Some((m, voided_by)) = &found {
+            self.movements.insert(m.id, (m.clone(), *voided_by));
+        }
+        Ok(found)
     }
 
+    /// The stored entries (less those voided in this batch) and this batch's accepted ones.
     fn pair_entries(&mut self, product: ProductId, location: LocationId) -> Result<Vec<LevelEntry>> {
-        self.tx.pair_entries(product, location)
+        let mut entries: Vec<LevelEntry> = self
+            .tx
+            .pair_entries(product, location)?
+            .into_iter()
+            .filter(|e| !self.voided_here.contains(&e.id))
+            .collect();
+        for id in self.accepted_by_pair.get(&(product, location)).into_iter().flatten() {
+            if self.voided_here.contains(id) {
+                continue;
+            }
+            if let Some((m, _)) = self.movements.get(id) {
+                entries.extend(m.level_entry());
+            }
+        }
+        Ok(entries)
     }
 
     fn product_sku_and_reorder_point(&mut self, id: ProductId) -> Result<(String, i64)> {
-        self.product(id)?.ok_or_else(|| missing("product", id))
+        self.products.get(&id).cloned().ok_or_else(|| missing("product", id))
     }
 
     fn location_code(&mut self, id: LocationId) -> Result<String> {
-        self.location(id)?.ok_or_else(|| missing("location", id))
+        self.locations.get(&id).cloned().ok_or_else(|| missing("location", id))
     }
 
     fn open_alert(&mut self, kind: AlertKind, product: ProductId, location: LocationId) -> Result<bool> {
-        self.tx.open_alert(kind, product, location)
+        Ok(self.open_alerts.contains(&(kind, (product, location))))
     }
 
     fn count_review_window_ms(&mut self) -> Result<i64> {

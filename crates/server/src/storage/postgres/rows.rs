@@ -52,36 +52,6 @@ pub(super) fn movement_from_row(row: &Row) -> Result<Movement> {
     })
 }
 
-/// Inserts an accepted movement (`server_seq` set).
-pub(super) fn insert_movement(db: &mut Db<'_>, m: &Movement) -> Result<()> {
-    db.execute(
-        "INSERT INTO movements (id, device_id, device_seq, user_id, kind, product_id, location_id, delta, \
-         counted_qty, reason, note, ref, peer_location_id, occurred_at, recorded_at, server_seq, qty_before, \
-         qty_after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-        &[
-            &m.id.0,
-            &m.device_id.0,
-            &m.device_seq,
-            &m.user_id.0,
-            &m.kind.as_str(),
-            &m.product_id.0,
-            &m.location_id.0,
-            &m.delta,
-            &m.counted_qty,
-            &m.reason.map(|r| r.as_str()),
-            &m.note,
-            &m.reference,
-            &m.peer_location_id.map(|l| l.0),
-            &m.occurred_at.millis(),
-            &m.recorded_at.millis(),
-            &m.server_seq,
-            &m.qty_before,
-            &m.qty_after,
-        ],
-    )?;
-    Ok(())
-}
-
 /// Maps a row selected with `PRODUCT_COLUMNS`.
 pub(super) fn product_from_row(row: &Row) -> Result<Product> {
     let scale: i64 = row.try_get(5)?;
@@ -165,64 +135,38 @@ pub(super) fn load_level(
     product: ProductId,
     location: LocationId,
 ) -> Result<Option<(Level, LedgerDigest)>> {
-    let Some(row) = db.query_opt(
-        "SELECT on_hand, anchor_id, anchor_at, anchor_counted, latest_at, latest_id, movement_count, digest \
-         FROM levels WHERE product_id = $1 AND location_id = $2",
+    let row = db.query_opt(
+        &format!("SELECT {LEVEL_COLUMNS} FROM levels WHERE product_id = $1 AND location_id = $2"),
         &[&product.0, &location.0],
-    )?
-    else {
-        return Ok(None);
-    };
+    )?;
+    row.map(|row| level_from_row(&row, 0)).transpose()
+}
+
+/// Columns of `levels` in the order `level_from_row` reads them.
+pub(super) const LEVEL_COLUMNS: &str =
+    "on_hand, anchor_id, anchor_at, anchor_counted, latest_at, latest_id, movement_count, digest";
+
+/// Maps `LEVEL_COLUMNS` starting at column `at`.
+pub(super) fn level_from_row(row: &Row, at: usize) -> Result<(Level, LedgerDigest)> {
     let anchor = match (
-        row.try_get::<_, Option<uuid::Uuid>>(1)?,
-        row.try_get::<_, Option<i64>>(2)?,
-        row.try_get::<_, Option<i64>>(3)?,
+        row.try_get::<_, Option<uuid::Uuid>>(at + 1)?,
+        row.try_get::<_, Option<i64>>(at + 2)?,
+        row.try_get::<_, Option<i64>>(at + 3)?,
     ) {
-        (Some(id), Some(at), Some(counted)) => {
-            Some(CountAnchor { id: MovementId(id), occurred_at: Timestamp(at), counted })
+        (Some(id), Some(occurred), Some(counted)) => {
+            Some(CountAnchor { id: MovementId(id), occurred_at: Timestamp(occurred), counted })
         }
         _ => None,
     };
-    let latest = match (row.try_get::<_, Option<i64>>(4)?, row.try_get::<_, Option<uuid::Uuid>>(5)?) {
-        (Some(at), Some(id)) => Some((Timestamp(at), MovementId(id))),
+    let latest = match (row.try_get::<_, Option<i64>>(at + 4)?, row.try_get::<_, Option<uuid::Uuid>>(at + 5)?) {
+        (Some(occurred), Some(id)) => Some((Timestamp(occurred), MovementId(id))),
         _ => None,
     };
-    let bytes: Vec<u8> = row.try_get(7)?;
+    let bytes: Vec<u8> = row.try_get(at + 7)?;
     let sum: [u8; 16] = bytes
         .as_slice()
         .try_into()
         .map_err(|_| StorageError::Database(format!("stored level digest has {} bytes, not 16", bytes.len())))?;
-    let level = Level { on_hand: row.try_get(0)?, anchor, latest };
-    Ok(Some((level, LedgerDigest::from_parts(row.try_get::<_, i64>(6)? as u64, sum))))
-}
-
-/// Writes the cached level and checksum of a pair.
-pub(super) fn save_level(
-    db: &mut Db<'_>,
-    product: ProductId,
-    location: LocationId,
-    level: &Level,
-    digest: &LedgerDigest,
-) -> Result<()> {
-    db.execute(
-        "INSERT INTO levels (product_id, location_id, on_hand, anchor_id, anchor_at, anchor_counted, latest_at, \
-         latest_id, movement_count, digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (product_id, location_id) DO UPDATE SET on_hand = excluded.on_hand, \
-         anchor_id = excluded.anchor_id, anchor_at = excluded.anchor_at, anchor_counted = excluded.anchor_counted, \
-         latest_at = excluded.latest_at, latest_id = excluded.latest_id, \
-         movement_count = excluded.movement_count, digest = excluded.digest",
-        &[
-            &product.0,
-            &location.0,
-            &level.on_hand,
-            &level.anchor.map(|a| a.id.0),
-            &level.anchor.map(|a| a.occurred_at.millis()),
-            &level.anchor.map(|a| a.counted),
-            &level.latest.map(|(at, _)| at.millis()),
-            &level.latest.map(|(_, id)| id.0),
-            &(digest.count as i64),
-            &&digest.sum_bytes()[..],
-        ],
-    )?;
-    Ok(())
+    let level = Level { on_hand: row.try_get(at)?, anchor, latest };
+    Ok((level, LedgerDigest::from_parts(row.try_get::<_, i64>(at + 6)? as u64, sum)))
 }

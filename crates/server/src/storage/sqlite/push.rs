@@ -1,16 +1,17 @@
-//! Push on SQLite: the primitive reads and writes of `storage::push` inside one IMMEDIATE
-//! transaction. SQLite's single writer is the lock that makes feed numbers commit in order and
-//! lets every check see every earlier push, so `lock_feed` has nothing to do.
+//! Push on SQLite: the reads and the write of `storage::push` inside one IMMEDIATE transaction.
+//! SQLite's single writer is the lock that makes feed numbers commit in order and lets every
+//! check see every earlier push, so `lock_feed` only reads the counter. The "set-based" reads and
+//! writes are loops over prepared statements: in-process SQLite has no round trips to save.
 //!
 //! Must not: decide anything (`storage::push` and `storage::rules` do).
 
-use crate::storage::push::PushTx;
+use crate::storage::push::{Pair, PushTx, PushWrites};
 use crate::storage::{Pusher, Result, StorageError};
 use rusqlite::{params, Connection, OptionalExtension};
 use smartstock_core::level::LevelEntry;
 use smartstock_core::wire::{MovementOutcome, Outcome, PushRequest};
 use smartstock_core::{
-    Alert, AlertKind, DeviceId, LedgerDigest, Level, LocationId, Movement, MovementId, ProductId, Timestamp, UserId,
+    AlertKind, DeviceId, LedgerDigest, Level, LocationId, Movement, MovementId, ProductId, Timestamp, UserId,
 };
 use smartstock_store::sql;
 
@@ -40,35 +41,27 @@ impl PushTx for SqlitePush<'_> {
             .optional()?)
     }
 
-    fn set_device_last_seq(&mut self, id: DeviceId, seq: i64) -> Result<()> {
-        self.0.prepare_cached("UPDATE devices SET last_seq = ?2 WHERE id = ?1")?.execute(params![id.0, seq])?;
-        Ok(())
-    }
-
-    fn received_by_seq(&mut self, device: DeviceId, seq: i64) -> Result<Option<(MovementId, Outcome)>> {
-        Ok(self
+    fn received_by_seqs(&mut self, device: DeviceId, seqs: &[i64]) -> Result<Vec<(i64, MovementId, Outcome)>> {
+        let mut stmt = self
             .0
-            .prepare_cached("SELECT movement_id, outcome FROM received WHERE device_id = ?1 AND device_seq = ?2")?
-            .query_row(params![device.0, seq], |r| Ok((MovementId(r.get(0)?), decode(r.get(1)?)?)))
-            .optional()?)
+            .prepare_cached("SELECT movement_id, outcome FROM received WHERE device_id = ?1 AND device_seq = ?2")?;
+        let mut found = Vec::new();
+        for seq in seqs {
+            let row = stmt
+                .query_row(params![device.0, seq], |r| Ok((MovementId(r.get(0)?), decode(r.get(1)?)?)))
+                .optional()?;
+            found.extend(row.map(|(id, outcome)| (*seq, id, outcome)));
+        }
+        Ok(found)
     }
 
-    fn received_by_id(&mut self, id: MovementId) -> Result<Option<Outcome>> {
-        Ok(self
-            .0
-            .prepare_cached("SELECT outcome FROM received WHERE movement_id = ?1 LIMIT 1")?
-            .query_row([id.0], |r| decode(r.get(0)?))
-            .optional()?)
-    }
-
-    fn insert_received(&mut self, device: DeviceId, seq: i64, id: MovementId, outcome: &Outcome) -> Result<()> {
-        let json = serde_json::to_string(outcome).map_err(|e| StorageError::Database(e.to_string()))?;
-        self.0
-            .prepare_cached(
-                "INSERT INTO received (device_id, device_seq, movement_id, outcome) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![device.0, seq, id.0, json])?;
-        Ok(())
+    fn received_by_ids(&mut self, ids: &[MovementId]) -> Result<Vec<(MovementId, Outcome)>> {
+        let mut stmt = self.0.prepare_cached("SELECT outcome FROM received WHERE movement_id = ?1 LIMIT 1")?;
+        let mut found = Vec::new();
+        for id in ids {
+            found.extend(stmt.query_row([id.0], |r| decode(r.get(0)?)).optional()?.map(|o| (*id, o)));
+        }
+        Ok(found)
     }
 
     fn lock_feed(&mut self) -> Result<i64> {
@@ -76,35 +69,37 @@ impl PushTx for SqlitePush<'_> {
         super::feed::head(self.0)
     }
 
-    fn set_feed_seq(&mut self, last: i64) -> Result<()> {
-        super::feed::set(self.0, last)
+    fn products(&mut self, ids: &[ProductId]) -> Result<Vec<(ProductId, String, i64)>> {
+        let mut stmt = self.0.prepare_cached("SELECT sku, reorder_point FROM products WHERE id = ?1")?;
+        let mut found = Vec::new();
+        for id in ids {
+            found.extend(stmt.query_row([id.0], |r| Ok((*id, r.get(0)?, r.get(1)?))).optional()?);
+        }
+        Ok(found)
     }
 
-    fn product(&mut self, id: ProductId) -> Result<Option<(String, i64)>> {
-        Ok(self
-            .0
-            .prepare_cached("SELECT sku, reorder_point FROM products WHERE id = ?1")?
-            .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+    fn locations(&mut self, ids: &[LocationId]) -> Result<Vec<(LocationId, String)>> {
+        let mut stmt = self.0.prepare_cached("SELECT code FROM locations WHERE id = ?1")?;
+        let mut found = Vec::new();
+        for id in ids {
+            found.extend(stmt.query_row([id.0], |r| Ok((*id, r.get(0)?))).optional()?);
+        }
+        Ok(found)
     }
 
-    fn location_code(&mut self, id: LocationId) -> Result<Option<String>> {
-        Ok(self
-            .0
-            .prepare_cached("SELECT code FROM locations WHERE id = ?1")?
-            .query_row([id.0], |r| r.get(0))
-            .optional()?)
-    }
-
-    fn stored_movement(&mut self, id: MovementId) -> Result<Option<(Movement, Option<MovementId>)>> {
+    fn stored_movements(&mut self, ids: &[MovementId]) -> Result<Vec<(Movement, Option<MovementId>)>> {
         let query = format!("SELECT {}, voided_by FROM movements WHERE id = ?1", sql::MOVEMENT_COLUMNS);
-        Ok(self
-            .0
-            .prepare_cached(&query)?
-            .query_row([id.0], |r| {
-                Ok((sql::movement_from_row(r)?, r.get::<_, Option<uuid::Uuid>>(18)?.map(MovementId)))
-            })
-            .optional()?)
+        let mut stmt = self.0.prepare_cached(&query)?;
+        let mut found = Vec::new();
+        for id in ids {
+            let row = stmt
+                .query_row([id.0], |r| {
+                    Ok((sql::movement_from_row(r)?, r.get::<_, Option<uuid::Uuid>>(18)?.map(MovementId)))
+                })
+                .optional()?;
+            found.extend(row);
+        }
+        Ok(found)
     }
 
     fn pair_entries(&mut self, product: ProductId, location: LocationId) -> Result<Vec<LevelEntry>> {
@@ -122,16 +117,28 @@ impl PushTx for SqlitePush<'_> {
         Ok(entries)
     }
 
-    fn open_alert(&mut self, kind: AlertKind, product: ProductId, location: LocationId) -> Result<bool> {
-        Ok(self
-            .0
-            .prepare_cached(
-                "SELECT 1 FROM alerts WHERE kind = ?1 AND product_id = ?2 AND location_id = ?3 \
-                 AND resolved_at IS NULL LIMIT 1",
-            )?
-            .query_row(params![kind.as_str(), product.0, location.0], |_| Ok(()))
-            .optional()?
-            .is_some())
+    fn levels(&mut self, pairs: &[Pair]) -> Result<Vec<(Pair, Level, LedgerDigest)>> {
+        let mut found = Vec::new();
+        for (product, location) in pairs {
+            found.extend(sql::load_level(self.0, *product, *location)?.map(|(l, d)| ((*product, *location), l, d)));
+        }
+        Ok(found)
+    }
+
+    fn open_alerts(&mut self, pairs: &[Pair]) -> Result<Vec<(AlertKind, Pair)>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT DISTINCT kind FROM alerts WHERE product_id = ?1 AND location_id = ?2 AND resolved_at IS NULL",
+        )?;
+        let mut found = Vec::new();
+        for pair in pairs {
+            let kinds = stmt.query_map(params![pair.0 .0, pair.1 .0], |r| r.get::<_, String>(0))?;
+            for kind in kinds {
+                if let Ok(kind) = kind?.parse::<AlertKind>() {
+                    found.push((kind, *pair));
+                }
+            }
+        }
+        Ok(found)
     }
 
     fn count_review_window_ms(&mut self) -> Result<i64> {
@@ -141,30 +148,35 @@ impl PushTx for SqlitePush<'_> {
             .query_row([], |r| r.get(0))?)
     }
 
-    fn level(&mut self, product: ProductId, location: LocationId) -> Result<Option<(Level, LedgerDigest)>> {
-        Ok(sql::load_level(self.0, product, location)?)
-    }
-
-    fn save_level(
-        &mut self,
-        product: ProductId,
-        location: LocationId,
-        level: &Level,
-        digest: &LedgerDigest,
-    ) -> Result<()> {
-        Ok(sql::save_level(self.0, product, location, level, digest)?)
-    }
-
-    fn insert_movement(&mut self, movement: &Movement) -> Result<()> {
-        Ok(sql::insert_movement(self.0, movement)?)
-    }
-
-    fn set_voided_by(&mut self, target: MovementId, void: MovementId) -> Result<()> {
-        self.0.prepare_cached("UPDATE movements SET voided_by = ?1 WHERE id = ?2")?.execute([void.0, target.0])?;
+    fn write(&mut self, writes: &PushWrites) -> Result<()> {
+        for movement in &writes.movements {
+            sql::insert_movement(self.0, movement)?;
+        }
+        let mut voided = self.0.prepare_cached("UPDATE movements SET voided_by = ?1 WHERE id = ?2")?;
+        for (target, void) in &writes.voided {
+            voided.execute([void.0, target.0])?;
+        }
+        for (alert, seq) in &writes.alerts {
+            super::insert_alert_at(self.0, alert, *seq)?;
+        }
+        for ((product, location), level, digest) in &writes.levels {
+            sql::save_level(self.0, *product, *location, level, digest)?;
+        }
+        if let Some(device) = writes.device {
+            let mut received = self.0.prepare_cached(
+                "INSERT INTO received (device_id, device_seq, movement_id, outcome) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (seq, id, outcome) in &writes.received {
+                let json = serde_json::to_string(outcome).map_err(|e| StorageError::Database(e.to_string()))?;
+                received.execute(params![device.0, seq, id.0, json])?;
+            }
+            self.0
+                .prepare_cached("UPDATE devices SET last_seq = ?2 WHERE id = ?1")?
+                .execute(params![device.0, writes.last_seq])?;
+        }
+        if let Some(last) = writes.feed_seq {
+            super::feed::set(self.0, last)?;
+        }
         Ok(())
-    }
-
-    fn insert_alert(&mut self, alert: &Alert, feed_seq: i64) -> Result<()> {
-        super::insert_alert_at(self.0, alert, feed_seq)
     }
 }

@@ -10,6 +10,7 @@ use crate::validate::{self, ValidationError, MAX_SCALE};
 use serde::{Deserialize, Serialize};
 
 /// A product. Quantities of it are integers in its base unit; `unit_scale` decimal places.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
@@ -59,6 +60,7 @@ impl Product {
 }
 
 /// What a location physically is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum LocationKind {
@@ -102,6 +104,7 @@ impl LocationKind {
 }
 
 /// A place where stock is kept.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Location {

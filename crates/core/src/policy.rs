@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Whether a level may go below zero by a locally recorded movement.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum NegativeStockPolicy {

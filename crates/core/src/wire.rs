@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub const WIRE_VERSION: u32 = 1;
 
 /// `POST /api/v1/sync/push`: a device's outbox, in `device_seq` order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
@@ -26,6 +27,7 @@ pub struct PushRequest {
 }
 
 /// What the server did with one pushed movement.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
@@ -51,6 +53,7 @@ pub enum Outcome {
 }
 
 /// One movement's outcome in a push response.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MovementOutcome {
     /// The movement.
@@ -62,6 +65,7 @@ pub struct MovementOutcome {
 }
 
 /// The answer to a push.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushResponse {
     /// Protocol version.
@@ -71,6 +75,7 @@ pub struct PushResponse {
 }
 
 /// `GET /api/v1/sync/pull`: one page of what other devices did, in `server_seq` order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullPage {
     /// Protocol version.

@@ -1,9 +1,11 @@
 //! New-data notices for online clients: after a write commits, the API publishes the feed head;
-//! each `/api/v1/events` stream forwards it and the client pulls. Polling remains the fallback,
-//! so a lost notice only delays a pull.
+//! each `/api/v1/events` stream forwards it and the client pulls. Writes committed by other
+//! server instances on the same PostgreSQL arrive through `Storage::subscribe_changes`
+//! (LISTEN/NOTIFY), which publishes here too. Polling remains the fallback, so a lost notice only
+//! delays a pull, and a repeated one costs an empty pull.
 //!
 //! Must not: carry data (clients always pull), or be the only way an instance learns of writes
-//! once several instances share PostgreSQL (that backend adds LISTEN/NOTIFY).
+//! once several instances share PostgreSQL (the backend's listener is).
 
 use tokio::sync::broadcast;
 

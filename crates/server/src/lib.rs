@@ -2,7 +2,8 @@
 //!
 //! Owns: the HTTP API (`api`), authentication (`auth`), storage behind one trait (`storage`, with
 //! the embedded SQLite backend), the event stream that tells clients new data exists (`events`),
-//! TLS (`tls`) and configuration (`config`).
+//! TLS (`tls`), configuration (`config`), CORS (`cors`) and the CSV import of the catalog and
+//! opening stock (`import`).
 //!
 //! Must not: hold state outside its database (several instances may share one PostgreSQL), or
 //! re-implement a domain rule of `smartstock-core` (the level rule, checksum and validation are
@@ -11,7 +12,9 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod cors;
 pub mod events;
+pub mod import;
 pub mod metrics;
 pub mod storage;
 pub mod tls;

@@ -1,13 +1,16 @@
 //! smartstock-server: the command line. `serve` runs the API; `init` creates the database and
-//! the bootstrap admin; `user …` manages accounts; `backup` copies the database. Each command is
-//! a call into the library; this file parses arguments and reports errors.
+//! the bootstrap admin; `user …` manages accounts; `backup` copies the database; `import` loads a
+//! CSV file of products, locations or opening stock. Each command is a call into the library;
+//! this file parses arguments and reports errors.
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
-use smartstock_server::api::{self, ApiSettings, AppState};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use smartstock_server::api::{self, AppState};
 use smartstock_server::auth::{check_password_policy, generate_password, hash_password};
-use smartstock_server::config::{DatabaseTarget, ServeConfig, TlsMode};
+use smartstock_server::config::{DatabaseTarget, ServeConfig, ServeSettings, TlsMode, DEFAULT_DATABASE};
 use smartstock_server::events::Events;
+use smartstock_server::import::ImportKind;
 use smartstock_server::storage::{self, NewUser, Role, Storage};
 use smartstock_server::tls;
 use std::net::SocketAddr;
@@ -17,20 +20,27 @@ use std::sync::Arc;
 #[derive(Parser)]
 #[command(name = "smartstock-server", version, about = "SmartStock's central HTTPS server")]
 struct Cli {
-    /// SQLite file path, or a postgres:// URL.
-    #[arg(long, global = true, env = "DATABASE_URL", default_value = "smartstock.db")]
-    database: String,
+    /// SQLite file path, or a postgres:// URL [default: smartstock.db; for serve, the config file's
+    /// `database` first].
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the API.
+    /// Runs the API. Each setting comes from its flag or environment variable, else from the
+    /// config file, else from its default.
     Serve {
-        /// Address and port (port 0 picks a free one, printed at start).
-        #[arg(long, env = "SMARTSTOCK_LISTEN", default_value = "127.0.0.1:8443")]
-        listen: SocketAddr,
+        /// TOML file with any of the settings below (keys: database, listen, tls_cert, tls_key,
+        /// insecure_http, allow_negative_stock, body_limit, access_ttl, login_per_minute,
+        /// cors_origins); relative paths in it are taken from its folder.
+        #[arg(long, env = "SMARTSTOCK_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address and port (port 0 picks a free one, printed at start) [default: 127.0.0.1:8443].
+        #[arg(long, env = "SMARTSTOCK_LISTEN")]
+        listen: Option<SocketAddr>,
         /// PEM certificate chain (with --tls-key); without both, a self-signed certificate is made.
         #[arg(long, env = "SMARTSTOCK_TLS_CERT", requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -41,17 +51,38 @@ enum Command {
         #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
         insecure_http: bool,
         /// Allow devices to record movements that take stock below zero.
-        #[arg(long, env = "ALLOW_NEGATIVE_STOCK", default_value_t = false)]
+        #[arg(long, env = "ALLOW_NEGATIVE_STOCK")]
         allow_negative_stock: bool,
-        /// Largest request body in bytes.
-        #[arg(long, env = "SMARTSTOCK_BODY_LIMIT", default_value_t = 4 * 1024 * 1024)]
-        body_limit: usize,
-        /// Access token lifetime in seconds.
-        #[arg(long, env = "SMARTSTOCK_ACCESS_TTL", default_value_t = 900)]
-        access_ttl: i64,
-        /// Sign-in attempts per minute per user name and per address.
-        #[arg(long, env = "SMARTSTOCK_LOGIN_PER_MINUTE", default_value_t = 10)]
-        login_per_minute: i64,
+        /// Largest request body in bytes [default: 4194304].
+        #[arg(long, env = "SMARTSTOCK_BODY_LIMIT")]
+        body_limit: Option<usize>,
+        /// Access token lifetime in seconds [default: 900].
+        #[arg(long, env = "SMARTSTOCK_ACCESS_TTL")]
+        access_ttl: Option<i64>,
+        /// Sign-in attempts per minute per user name and per address [default: 10].
+        #[arg(long, env = "SMARTSTOCK_LOGIN_PER_MINUTE")]
+        login_per_minute: Option<i64>,
+        /// A browser origin allowed to call the API, as https://host[:port] (repeat; the
+        /// environment variable takes a comma-separated list). None: CORS stays closed.
+        #[arg(long = "cors-origin", env = "SMARTSTOCK_CORS_ORIGINS", value_delimiter = ',')]
+        cors_origins: Vec<String>,
+    },
+    /// Imports a CSV file into the server with the desktop app's columns and rules: every bad row
+    /// is listed with its line and column, and nothing is written unless all rows are good (or
+    /// --skip-bad-rows). Opening stock is recorded as counts by the `import` device of `admin`.
+    Import {
+        /// What the file holds: products (sku,name,barcode,unit,unit_scale,reorder_point,
+        /// reorder_qty,cost,price), locations (code,name,kind,parent_code) or stock
+        /// (sku,location_code,quantity).
+        kind: ImportKind,
+        /// The CSV file (header on the first line, columns in any order).
+        file: PathBuf,
+        /// Check every row and report, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Import the good rows and report the bad ones instead of refusing the file.
+        #[arg(long)]
+        skip_bad_rows: bool,
     },
     /// Creates the database and prints a one-time password for the bootstrap admin `admin`.
     Init,
@@ -117,18 +148,24 @@ fn password_from_env_or_generated() -> Result<(String, bool)> {
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
+    let database = cli.database.clone().unwrap_or_else(|| DEFAULT_DATABASE.to_string());
     match cli.command {
-        Command::Init => init(&cli.database),
-        Command::User { command } => user(&cli.database, command),
-        Command::Backup { file } => backup(&cli.database, &file),
-        Command::Restore { file } => restore(&cli.database, &file),
+        Command::Init => init(&database),
+        Command::User { command } => user(&database, command),
+        Command::Backup { file } => backup(&database, &file),
+        Command::Restore { file } => restore(&database, &file),
+        Command::Import { kind, file, dry_run, skip_bad_rows } => {
+            import(&database, kind, &file, dry_run, skip_bad_rows)
+        }
         Command::Serve {
+            config,
             listen,
             tls_cert,
             tls_key,
@@ -137,23 +174,67 @@ fn main() -> Result<()> {
             body_limit,
             access_ttl,
             login_per_minute,
+            cors_origins,
         } => {
-            let tls = match (tls_cert, tls_key, insecure_http) {
-                (_, _, true) => TlsMode::InsecureHttp,
-                (Some(cert), Some(key), _) => TlsMode::Files { cert, key },
-                _ => TlsMode::SelfSigned,
+            let serve_matches = matches.subcommand_matches("serve");
+            let given = |id: &str| serve_matches.is_some_and(|m| explicit(m, id));
+            let flags = ServeSettings {
+                database: cli.database,
+                listen,
+                tls_cert,
+                tls_key,
+                insecure_http: given("insecure_http").then_some(insecure_http),
+                allow_negative_stock: given("allow_negative_stock").then_some(allow_negative_stock),
+                body_limit,
+                access_ttl,
+                login_per_minute,
+                cors_origins: (!cors_origins.is_empty()).then_some(cors_origins),
             };
-            let api = ApiSettings {
-                access_ttl_ms: access_ttl.max(1) * 1000,
-                body_limit_bytes: body_limit,
-                login_attempts_per_minute: login_per_minute,
-                ..ApiSettings::default()
+            let file = match &config {
+                Some(path) => ServeSettings::load(path)?,
+                None => ServeSettings::default(),
             };
-            let config = ServeConfig { listen, tls, api, allow_negative_stock };
-            let storage = open(&cli.database)?;
-            tokio::runtime::Runtime::new()?.block_on(serve(storage, config))
+            let (target, config) = flags.over(file).resolve()?;
+            let storage =
+                storage::open(&target).with_context(|| format!("cannot open the database ({})", target.redacted()))?;
+            // Storage calls block: make them before the runtime starts.
+            let policy = if config.allow_negative_stock {
+                smartstock_core::NegativeStockPolicy::Allow
+            } else {
+                smartstock_core::NegativeStockPolicy::Forbid
+            };
+            storage.set_negative_stock_policy(policy)?;
+            let events = Events::default();
+            // Writes committed by other instances on the same database wake this one's event streams.
+            storage
+                .subscribe_changes(events.clone())
+                .context("cannot listen for changes made by other server instances")?;
+            tokio::runtime::Runtime::new()?.block_on(serve(storage, events, config))
         }
     }
+}
+
+/// Whether argument `id` was given on the command line or in the environment (not defaulted).
+fn explicit(matches: &ArgMatches, id: &str) -> bool {
+    matches!(matches.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable))
+}
+
+fn import(database: &str, kind: ImportKind, file: &std::path::Path, dry_run: bool, skip_bad_rows: bool) -> Result<()> {
+    let input = std::fs::File::open(file).with_context(|| format!("cannot read {}; check the path", file.display()))?;
+    let storage = open(database)?;
+    let options = smartstock_store::import::ImportOptions { dry_run, skip_bad_rows };
+    let done = smartstock_server::import::import(
+        storage.as_ref(),
+        kind,
+        std::io::BufReader::new(input),
+        &options,
+        api::now(),
+    )?;
+    println!("{}", done.render(&file.display().to_string(), skip_bad_rows));
+    if !done.clean() {
+        bail!("{} has rows that were refused (listed above)", file.display());
+    }
+    Ok(())
 }
 
 fn init(database: &str) -> Result<()> {
@@ -233,19 +314,8 @@ fn restore(database: &str, file: &std::path::Path) -> Result<()> {
     }
 }
 
-async fn serve(storage: Arc<dyn Storage>, config: ServeConfig) -> Result<()> {
-    let policy = if config.allow_negative_stock {
-        smartstock_core::NegativeStockPolicy::Allow
-    } else {
-        smartstock_core::NegativeStockPolicy::Forbid
-    };
-    storage.set_negative_stock_policy(policy)?;
-    let state = AppState {
-        storage,
-        events: Events::default(),
-        settings: Arc::new(config.api.clone()),
-        metrics: Default::default(),
-    };
+async fn serve(storage: Arc<dyn Storage>, events: Events, config: ServeConfig) -> Result<()> {
+    let state = AppState { storage, events, settings: Arc::new(config.api.clone()), metrics: Default::default() };
     let app = api::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();

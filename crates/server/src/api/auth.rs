@@ -2,6 +2,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ClientAddress, PasswordChangeSession, StrictJson};
+use super::openapi::JsonBodyErrors;
 use super::{now, AppState};
 use crate::auth::{check_password_policy, hash_password, new_tokens, token_hash, verify_password};
 use crate::storage::{Role, UserRecord};
@@ -10,37 +11,48 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use smartstock_core::{LocationId, UserId};
+use utoipa::ToSchema;
 
 /// `POST /api/v1/auth/login`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    /// User name (case-insensitive for the rate limit).
     username: String,
+    /// Password.
     password: String,
 }
 
 /// `POST /api/v1/auth/refresh`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    /// The refresh token of the last sign-in or refresh (single use).
     refresh_token: String,
 }
 
 /// `POST /api/v1/auth/password`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
+    /// The password now.
     current_password: String,
+    /// The new password (the password policy applies).
     new_password: String,
 }
 
 /// The signed-in user as clients see it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserView {
+    /// User id.
     id: UserId,
+    /// User name.
     username: String,
+    /// Role.
     role: Role,
+    /// Whether the user must change the password before anything else.
     must_change_password: bool,
+    /// Locations a clerk may record movements at.
     locations: Vec<LocationId>,
 }
 
@@ -57,12 +69,17 @@ impl From<&UserRecord> for UserView {
 }
 
 /// Tokens and the user they belong to.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
+    /// Send as `Authorization: Bearer <access token>`.
     access_token: String,
+    /// When the access token expires (ms since the epoch).
     access_expires_at: i64,
+    /// Swap for a new pair at `POST /api/v1/auth/refresh` (single use).
     refresh_token: String,
+    /// When the refresh token expires (ms since the epoch).
     refresh_expires_at: i64,
+    /// The signed-in user.
     user: UserView,
 }
 
@@ -81,6 +98,18 @@ async fn check_rate(state: &AppState, key: String) -> ApiResult<()> {
 }
 
 /// Signs in with a user name and password.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        JsonBodyErrors,
+        (status = 401, description = "`unauthenticated`: wrong user name or password, or the account is disabled", body = ApiError),
+        (status = 429, description = "`rate_limited`: too many sign-in attempts; wait a minute", body = ApiError),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -124,6 +153,18 @@ fn token_response(tokens: crate::auth::NewTokens, user: &UserRecord) -> TokenRes
 }
 
 /// Swaps a refresh token for a new pair (the old one stops working).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenResponse),
+        JsonBodyErrors,
+        (status = 401, description = "`unauthenticated`: the refresh token is expired, used or revoked", body = ApiError),
+        (status = 429, description = "`rate_limited`: too many attempts; wait a minute", body = ApiError),
+    )
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -144,6 +185,16 @@ pub async fn refresh(
 }
 
 /// Ends the session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out; both tokens stop working"),
+        (status = 401, description = "`unauthenticated`: no valid access token", body = ApiError),
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     PasswordChangeSession(session): PasswordChangeSession,
@@ -154,6 +205,19 @@ pub async fn logout(
 }
 
 /// Changes the signed-in user's password (required first for the bootstrap admin).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = PasswordRequest,
+    responses(
+        (status = 204, description = "Changed"),
+        JsonBodyErrors,
+        (status = 401, description = "`unauthenticated`: no valid access token", body = ApiError),
+        (status = 403, description = "`wrong_password`: the current password is wrong", body = ApiError),
+    )
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     PasswordChangeSession(session): PasswordChangeSession,

@@ -4,7 +4,7 @@
 //!
 //! | route | who |
 //! |---|---|
-//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | anyone (metrics: keep the port internal) |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /api/v1/openapi.json` | anyone (metrics: keep the port internal) |
 //! | `POST /api/v1/auth/login`, `POST /api/v1/auth/refresh` | anyone (rate limited) |
 //! | `POST /api/v1/auth/logout`, `POST /api/v1/auth/password` | signed in |
 //! | `POST /api/v1/devices` | signed in |
@@ -19,6 +19,7 @@ mod auth;
 mod catalog;
 pub mod error;
 mod extract;
+mod openapi;
 mod sync;
 mod users;
 
@@ -44,6 +45,8 @@ pub struct ApiSettings {
     pub body_limit_bytes: usize,
     /// Sign-in attempts per minute per user name and per client address.
     pub login_attempts_per_minute: i64,
+    /// Browser origins allowed to call the API (`https://host[:port]`); empty keeps CORS closed.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ApiSettings {
@@ -53,6 +56,7 @@ impl Default for ApiSettings {
             refresh_ttl_ms: 30 * 24 * 3600 * 1000,
             body_limit_bytes: 4 * 1024 * 1024,
             login_attempts_per_minute: 10,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -104,6 +108,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
@@ -123,6 +128,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/users/{name}/disable", post(users::disable))
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(crate::cors::layer(&state.settings.cors_origins))
         .layer(set_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(set_header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(set_header(header::REFERRER_POLICY, "no-referrer"))

@@ -2,6 +2,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Session, StrictJson};
+use super::openapi::{JsonBodyErrors, SessionErrors};
 use super::{now, AppState};
 use crate::storage::{Pusher, Role};
 use axum::extract::{Query, State};
@@ -14,23 +15,41 @@ use smartstock_core::DeviceId;
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio_stream::wrappers::BroadcastStream;
+use utoipa::{IntoParams, ToSchema};
 
 /// `POST /api/v1/devices`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterDevice {
+    /// The id the device made for itself.
     device_id: DeviceId,
+    /// A name people recognise (1 to 100 characters).
     name: String,
 }
 
 /// The device's state on the server.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DeviceRegistered {
+    /// The device.
     device_id: DeviceId,
+    /// The last `device_seq` the server holds from it (0: none); push from the next one.
     last_acknowledged_seq: i64,
 }
 
 /// Binds a device id (made on the device) to the signed-in user.
+#[utoipa::path(
+    post,
+    path = "/api/v1/devices",
+    tag = "sync",
+    security(("bearer" = [])),
+    request_body = RegisterDevice,
+    responses(
+        (status = 200, description = "Registered (or already registered to this user)", body = DeviceRegistered),
+        SessionErrors,
+        JsonBodyErrors,
+        (status = 409, description = "`device_taken`: the device id is registered to another user", body = ApiError),
+    )
+)]
 pub async fn register_device(
     State(state): State<AppState>,
     session: Session,
@@ -43,6 +62,24 @@ pub async fn register_device(
 }
 
 /// Accepts a batch of the device's movements; one outcome per movement.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/push",
+    tag = "sync",
+    security(("bearer" = [])),
+    request_body = PushRequest,
+    responses(
+        (status = 200, description = "One outcome per movement, in request order", body = PushResponse),
+        SessionErrors,
+        JsonBodyErrors,
+        (status = 403, description = "`forbidden`: viewers cannot push, or the device is registered to another user; \
+                                       `password_change_required`: change the password first", body = ApiError),
+        (status = 404, description = "`not_found`: the device is not registered (register it first)", body = ApiError),
+        (status = 409, description = "`sequence_gap` (with `last_acknowledged`): resend from `last_acknowledged + 1`; \
+                                       `device_restored` (with `device_seq`): that number already holds another movement \
+                                       (the database was restored or copied); register the device anew", body = ApiError),
+    )
+)]
 pub async fn push(
     State(state): State<AppState>,
     session: Session,
@@ -67,16 +104,32 @@ pub async fn push(
 }
 
 /// `GET /api/v1/sync/pull` query.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PullQuery {
+    /// The pulling device (its own movements are left out).
     device_id: DeviceId,
+    /// Feed cursor: the `next_after` of the last page (0 to start).
     #[serde(default)]
     after: i64,
+    /// Page size, 1 to 10,000 (default 1,000).
     limit: Option<u32>,
 }
 
 /// One page of other devices' movements, catalog changes and alerts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sync/pull",
+    tag = "sync",
+    security(("bearer" = [])),
+    params(PullQuery),
+    responses(
+        (status = 200, description = "One page; pull again after `next_after` while `has_more`", body = PullPage),
+        (status = 400, description = "The query string is malformed (plain text)", body = String, content_type = "text/plain"),
+        SessionErrors,
+    )
+)]
 pub async fn pull(
     State(state): State<AppState>,
     _session: Session,
@@ -89,6 +142,17 @@ pub async fn pull(
 
 /// Server-sent events: `head` with the feed number now, then at every change. Clients pull
 /// when it moves past their cursor.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "sync",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "An event stream: `event: head` with `data: <feed number>`, now and at every change",
+                       body = String, content_type = "text/event-stream"),
+        SessionErrors,
+    )
+)]
 pub async fn events(
     State(state): State<AppState>,
     _session: Session,

@@ -2,6 +2,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Session, StrictJson};
+use super::openapi::{JsonBodyErrors, SessionErrors};
 use super::{now, AppState};
 use crate::auth::{check_password_policy, hash_password};
 use crate::storage::{NewUser, Role};
@@ -10,28 +11,35 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use smartstock_core::{LocationId, UserId};
+use utoipa::ToSchema;
 
 /// `POST /api/v1/users`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    /// User name (1 to 64 printable characters).
     username: String,
+    /// First password (the password policy applies; the user must change it at first sign-in).
     password: String,
+    /// Role.
     role: Role,
+    /// Locations a clerk may record movements at.
     #[serde(default)]
     locations: Vec<LocationId>,
 }
 
 /// The created user's id.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Created {
+    /// The new user's id.
     id: UserId,
 }
 
 /// `POST /api/v1/users/{name}/password`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPassword {
+    /// The new password (the password policy applies; the user must change it at next sign-in).
     password: String,
 }
 
@@ -49,6 +57,19 @@ async fn user_id(state: &AppState, name: String) -> ApiResult<UserId> {
 }
 
 /// Creates a user (must change the password at first sign-in).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "Created", body = Created),
+        SessionErrors,
+        JsonBodyErrors,
+        (status = 409, description = "`duplicate`: the user name is taken", body = ApiError),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
@@ -69,6 +90,20 @@ pub async fn create(
 }
 
 /// Sets a new password for a user, who must change it at next sign-in; their sessions end.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{name}/password",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The user name")),
+    request_body = ResetPassword,
+    responses(
+        (status = 204, description = "Reset; the user's sessions ended"),
+        SessionErrors,
+        JsonBodyErrors,
+        (status = 404, description = "`not_found`: no such user", body = ApiError),
+    )
+)]
 pub async fn reset_password(
     State(state): State<AppState>,
     session: Session,
@@ -83,6 +118,19 @@ pub async fn reset_password(
 }
 
 /// Disables a user and ends their sessions.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{name}/disable",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The user name")),
+    responses(
+        (status = 204, description = "Disabled; the user's sessions ended"),
+        SessionErrors,
+        (status = 404, description = "`not_found`: no such user", body = ApiError),
+        (status = 409, description = "`cannot_disable_self`: an admin cannot disable their own account", body = ApiError),
+    )
+)]
 pub async fn disable(
     State(state): State<AppState>,
     session: Session,

@@ -253,6 +253,10 @@ pub trait Storage: Send + Sync + 'static {
     fn save_product(&self, actor: UserId, product: &Product, now: Timestamp) -> Result<()>;
     /// Creates or updates a location (audited).
     fn save_location(&self, actor: UserId, location: &Location, now: Timestamp) -> Result<()>;
+    /// Every product (archived ones too), by SKU.
+    fn products(&self) -> Result<Vec<Product>>;
+    /// Every location (archived ones too), by code.
+    fn locations(&self) -> Result<Vec<Location>>;
     /// Cached levels, optionally of one location.
     fn stock(&self, location: Option<LocationId>) -> Result<Vec<StockLevel>>;
     /// The ledger checksum of one product × location.
@@ -261,4 +265,11 @@ pub trait Storage: Send + Sync + 'static {
     fn alerts(&self, open_only: bool) -> Result<Vec<Alert>>;
     /// Resolves an alert (audited; pulled by every device).
     fn resolve_alert(&self, actor: UserId, alert: AlertId, now: Timestamp) -> Result<()>;
+
+    /// Publishes to `events` the feed head of every write that other server instances commit on
+    /// the same database, for as long as the storage lives (DESIGN.md, "Scale"). Writes through
+    /// this instance's API are announced by the API itself. SQLite serves one instance: nothing
+    /// to do. PostgreSQL: a listener thread (LISTEN/NOTIFY) that reconnects when the connection
+    /// drops. Call once, from a blocking thread; an error means the listener could not start.
+    fn subscribe_changes(&self, events: crate::events::Events) -> Result<()>;
 }

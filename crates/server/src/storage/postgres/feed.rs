@@ -10,8 +10,14 @@
 //! every number below N, and a pull (one REPEATABLE READ snapshot, see `pull.rs`) never skips.
 //! A sequence (`nextval`) would not do this: it is not transactional and does not serialize.
 //!
-//! Must not: be read outside a transaction that also writes what the number is for, or be
-//! replaced by a sequence or an identity column.
+//! Every transaction that moves the counter also sends a notice on [`CHANNEL`] with the new head
+//! (`pg_notify`, delivered only when the transaction commits, so a rolled-back write wakes no
+//! one); `listen.rs` turns the notices into event-stream wake-ups on every server instance. The
+//! payload is `<schema>:<head>`: schemas of one database share the channel, and each listener
+//! keeps only its own schema's notices.
+//!
+//! Must not: be read outside a transaction that also writes what the number is for, be replaced
+//! by a sequence or an identity column, or move the counter without notifying.
 
 use super::db::Db;
 use crate::storage::Result;
@@ -25,17 +31,38 @@ pub(super) fn lock(db: &mut Db<'_>) -> Result<i64> {
     Ok(db.query_one("SELECT last_seq FROM feed_counter WHERE singleton = 1 FOR UPDATE", &[])?.try_get(0)?)
 }
 
-/// Records the last number handed out by a transaction that holds the feed lock.
+/// Records the last number handed out by a transaction that holds the feed lock, and notifies
+/// the new head at commit when it moved (one statement: both parts of the `WITH` read the
+/// counter as it was before the update).
 pub(super) fn set(db: &mut Db<'_>, last: i64) -> Result<()> {
-    db.execute("UPDATE feed_counter SET last_seq = $1 WHERE singleton = 1", &[&last])?;
+    db.execute(
+        "WITH before_update AS (SELECT last_seq FROM feed_counter WHERE singleton = 1), \
+         after_update AS (UPDATE feed_counter SET last_seq = $1 WHERE singleton = 1 RETURNING last_seq) \
+         SELECT pg_notify('smartstock_feed', current_schema() || ':' || a.last_seq::text) \
+         FROM before_update b, after_update a WHERE a.last_seq > b.last_seq",
+        &[&last],
+    )?;
     Ok(())
 }
 
 /// The next feed number (call inside a write transaction; holds the feed lock until it ends).
+/// Notifies it at commit.
 pub(super) fn next_feed_seq(db: &mut Db<'_>) -> Result<i64> {
-    Ok(db
+    let seq = db
         .query_one("UPDATE feed_counter SET last_seq = last_seq + 1 WHERE singleton = 1 RETURNING last_seq", &[])?
-        .try_get(0)?)
+        .try_get(0)?;
+    notify(db, seq)?;
+    Ok(seq)
+}
+
+/// The channel every feed notice goes to.
+pub(super) const CHANNEL: &str = "smartstock_feed";
+
+/// Sends `head` to the listeners of this schema when the transaction commits (nothing if it rolls
+/// back). For a writer that moves the counter by a path other than [`set`] and [`next_feed_seq`].
+pub(super) fn notify(db: &mut Db<'_>, head: i64) -> Result<()> {
+    db.execute("SELECT pg_notify('smartstock_feed', current_schema() || ':' || $1::bigint::text)", &[&head])?;
+    Ok(())
 }
 
 /// The highest feed number committed.

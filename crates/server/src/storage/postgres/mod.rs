@@ -5,6 +5,8 @@
 //! tokio's blocking pool. Semantics are the SQLite backend's, outcome for outcome and error
 //! variant for error variant; the push rules live in `rules`, for both backends. Writers of the feed serialize on the feed
 //! counter's row lock (`feed.rs`), which is what keeps pulls from skipping under concurrent pushes.
+//! Every transaction that moves the feed also sends `NOTIFY smartstock_feed` (delivered at commit),
+//! and `listen.rs` turns the notices of other instances into event-stream wake-ups.
 //!
 //! Must not: be called from inside an async task (the sync client blocks; use `spawn_blocking`),
 //! keep state another instance would need (everything shared lives in the database), or build SQL
@@ -13,6 +15,7 @@
 
 mod db;
 mod feed;
+mod listen;
 mod pull;
 mod push;
 mod rows;
@@ -44,6 +47,10 @@ const MIGRATION_LOCK: i32 = 0x5353_4D47; // "SSMG"
 pub struct PgStorage {
     /// `None` only while dropping.
     pool: Option<r2d2::Pool<Manager>>,
+    /// Where the change listener connects (the pool's database and schema).
+    listen: listen::Target,
+    /// Set on drop: the change listener, if started, stops.
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for PgStorage {
@@ -57,6 +64,7 @@ impl Drop for PgStorage {
     /// inside an async context — and the server drops its state inside tokio at shutdown. So the
     /// pooled connections are closed on a plain thread when a runtime is current.
     fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let Some(pool) = self.pool.take() else { return };
         if tokio::runtime::Handle::try_current().is_err() {
             return drop(pool);
@@ -100,6 +108,7 @@ impl PgStorage {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
+        let listen = listen::Target { config: config.clone(), schema: schema.clone() };
         let manager = Manager { config, schema };
         {
             let mut client = manager.config.connect(::postgres::NoTls)?;
@@ -117,7 +126,7 @@ impl PgStorage {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(30))
             .build_unchecked(manager);
-        Ok(PgStorage { pool: Some(pool) })
+        Ok(PgStorage { pool: Some(pool), listen, stop: Default::default() })
     }
 
     fn connection(&self) -> Result<r2d2::PooledConnection<Manager>> {
@@ -522,6 +531,24 @@ impl Storage for PgStorage {
         })
     }
 
+    fn products(&self) -> Result<Vec<Product>> {
+        self.read(|db| {
+            db.query(&format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY sku"), &[])?
+                .iter()
+                .map(rows::product_from_row)
+                .collect()
+        })
+    }
+
+    fn locations(&self) -> Result<Vec<Location>> {
+        self.read(|db| {
+            db.query(&format!("SELECT {LOCATION_COLUMNS} FROM locations ORDER BY code"), &[])?
+                .iter()
+                .map(rows::location_from_row)
+                .collect()
+        })
+    }
+
     fn stock(&self, location: Option<LocationId>) -> Result<Vec<StockLevel>> {
         self.read(|db| {
             let found = db.query(
@@ -576,5 +603,9 @@ impl Storage for PgStorage {
             }
             audit(db, "alert", alert.0, actor, Some("open".into()), "resolved".into(), now)
         })
+    }
+
+    fn subscribe_changes(&self, events: crate::events::Events) -> Result<()> {
+        listen::start(self.listen.clone(), events, std::sync::Arc::clone(&self.stop))
     }
 }

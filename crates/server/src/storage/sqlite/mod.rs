@@ -491,6 +491,22 @@ impl Storage for SqliteStorage {
         })
     }
 
+    fn products(&self) -> Result<Vec<Product>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY sku"))?;
+            let rows = stmt.query_map([], product_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn locations(&self) -> Result<Vec<Location>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {LOCATION_COLUMNS} FROM locations ORDER BY code"))?;
+            let rows = stmt.query_map([], location_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn stock(&self, location: Option<LocationId>) -> Result<Vec<StockLevel>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
@@ -540,6 +556,11 @@ impl Storage for SqliteStorage {
             }
             audit(tx, "alert", alert.0, actor, Some("open".into()), "resolved".into(), now)
         })
+    }
+
+    /// One process owns the file, and its API announces its own writes: nothing to listen to.
+    fn subscribe_changes(&self, _events: crate::events::Events) -> Result<()> {
+        Ok(())
     }
 }
 

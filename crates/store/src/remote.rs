@@ -1,0 +1,128 @@
+//! Applying what the server sends: a pull page (other devices' movements, catalog rows, alerts)
+//! and the pull cursor move together in one transaction, so a crash between pages never skips
+//! or repeats anything.
+//!
+//! Must not: talk to the network (the sync crate fetches pages) or apply the negative-stock
+//! policy (remote movements physically happened).
+
+use crate::alerts::upsert_alert;
+use crate::error::{Result, StoreError};
+use crate::ledger::{insert_remote, WriteCache};
+use crate::Store;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use smartstock_core::wire::PullPage;
+use smartstock_core::{Location, Product};
+
+/// What a page changed locally.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PullApplied {
+    /// Movements new to this device.
+    pub movements: u64,
+    /// Products created or updated.
+    pub products: u64,
+    /// Locations created or updated.
+    pub locations: u64,
+    /// Alerts stored or updated.
+    pub alerts: u64,
+    /// The cursor after the page.
+    pub cursor: i64,
+}
+
+const CURSOR_KEY: &str = "pull_cursor";
+
+fn upsert_product(conn: &Connection, p: &Product) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO products ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+         ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, name = excluded.name, barcode = excluded.barcode, \
+         unit = excluded.unit, unit_scale = excluded.unit_scale, reorder_point = excluded.reorder_point, \
+         reorder_qty = excluded.reorder_qty, cost_minor = excluded.cost_minor, price_minor = excluded.price_minor, \
+         archived = excluded.archived, negative_stock = excluded.negative_stock",
+        crate::catalog::PRODUCT_COLUMNS
+    ))?
+    .execute(params![
+        p.id.0,
+        p.sku,
+        p.name,
+        p.barcode,
+        p.unit,
+        p.unit_scale,
+        p.reorder_point,
+        p.reorder_qty,
+        p.cost_minor,
+        p.price_minor,
+        p.archived,
+        p.negative_stock.map(|n| n.as_str()),
+    ])
+    .map_err(|e| clash(e, "product", &p.sku))?;
+    Ok(())
+}
+
+fn upsert_location(conn: &Connection, l: &Location) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO locations ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name, kind = excluded.kind, \
+         parent_id = excluded.parent_id, archived = excluded.archived",
+        crate::catalog::LOCATION_COLUMNS
+    ))?
+    .execute(params![l.id.0, l.code, l.name, l.kind.as_str(), l.parent_id.map(|p| p.0), l.archived])
+    .map_err(|e| clash(e, "location", &l.code))?;
+    Ok(())
+}
+
+/// A server catalog row whose unique code a different local row already uses (created twice
+/// offline): reported, not guessed at.
+fn clash(e: rusqlite::Error, what: &'static str, code: &str) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::Conflict(format!(
+                "the server's {what} {code:?} clashes with a different local {what} of the same code; \
+                 the catalog merge must resolve it"
+            ))
+        }
+        _ => e.into(),
+    }
+}
+
+impl Store {
+    /// Where the next pull starts (0 before the first).
+    pub fn pull_cursor(&self) -> Result<i64> {
+        let conn = self.read();
+        let value: Option<String> = conn
+            .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+            .query_row([CURSOR_KEY], |r| r.get(0))
+            .optional()?;
+        Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Applies one pull page and moves the cursor, in one transaction: locations, then products,
+    /// then movements (any order is fine for them), then alerts.
+    #[tracing::instrument(skip_all, fields(movements = page.movements.len(), next = page.next_after))]
+    pub fn apply_pull(&self, page: &PullPage) -> Result<PullApplied> {
+        let mut conn = self.write();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut applied = PullApplied { cursor: page.next_after, ..PullApplied::default() };
+        for location in &page.locations {
+            upsert_location(&tx, location)?;
+            applied.locations += 1;
+        }
+        for product in &page.products {
+            upsert_product(&tx, product)?;
+            applied.products += 1;
+        }
+        let mut cache = WriteCache::default();
+        for movement in &page.movements {
+            applied.movements += u64::from(insert_remote(&tx, &mut cache, movement)?);
+        }
+        cache.flush(&tx)?;
+        for alert in &page.alerts {
+            upsert_alert(&tx, alert)?;
+            applied.alerts += 1;
+        }
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![CURSOR_KEY, page.next_after.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(applied)
+    }
+}

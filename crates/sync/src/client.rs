@@ -1,0 +1,167 @@
+//! The HTTP conversation with `smartstock-server`: sign-in, token refresh (once per refused
+//! request, with the refresh token from the `CredentialStore`), device registration, push, pull.
+//! Errors keep the server's `{code, message}`.
+//!
+//! Must not: touch the local ledger (the engine does) or keep the refresh token anywhere but the
+//! credential store (the access token lives in memory only).
+
+use crate::credentials::CredentialStore;
+use crate::error::{Result, SyncError};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use smartstock_core::wire::{PullPage, PushRequest, PushResponse, WIRE_VERSION};
+use smartstock_core::{DeviceId, Movement, UserId};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The signed-in user as the server describes it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SignedIn {
+    /// User id.
+    pub id: UserId,
+    /// Login name.
+    pub username: String,
+    /// `admin`, `manager`, `clerk` or `viewer`.
+    pub role: String,
+    /// The server refuses everything but a password change until this is done.
+    pub must_change_password: bool,
+}
+
+#[derive(Deserialize)]
+struct Tokens {
+    access_token: String,
+    refresh_token: String,
+    user: SignedIn,
+}
+
+/// A client of one server.
+pub struct ServerClient {
+    http: reqwest::Client,
+    base: String,
+    access: Mutex<Option<String>>,
+    credentials: Arc<dyn CredentialStore>,
+}
+
+impl ServerClient {
+    /// A client of the server at `base` (e.g. `https://stock.example:8443`).
+    pub fn new(base: &str, credentials: Arc<dyn CredentialStore>) -> Result<ServerClient> {
+        ServerClient::with_http(base, credentials, reqwest::Client::builder())
+    }
+
+    /// A client built from a configured `reqwest` builder (extra root certificates, timeouts).
+    pub fn with_http(
+        base: &str,
+        credentials: Arc<dyn CredentialStore>,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<ServerClient> {
+        let http = builder
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| SyncError::Protocol(e.to_string()))?;
+        Ok(ServerClient { http, base: base.trim_end_matches('/').to_string(), access: Mutex::new(None), credentials })
+    }
+
+    fn access(&self) -> Option<String> {
+        self.access.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn keep(&self, tokens: &Tokens) {
+        *self.access.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokens.access_token.clone());
+        self.credentials.set_refresh_token(&tokens.refresh_token);
+    }
+
+    /// Signs in with a password; the refresh token goes to the credential store.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Result<SignedIn> {
+        let body = json!({ "username": username, "password": password });
+        let tokens: Tokens = self.send(Method::POST, "/api/v1/auth/login", Some(&body), None).await?;
+        self.keep(&tokens);
+        Ok(tokens.user)
+    }
+
+    /// Buys a new access token with the stored refresh token (which is rotated).
+    pub async fn refresh(&self) -> Result<SignedIn> {
+        let refresh = self
+            .credentials
+            .refresh_token()
+            .ok_or_else(|| SyncError::Unauthorized("no stored session; sign in".into()))?;
+        let body = json!({ "refresh_token": refresh });
+        match self.send::<Tokens>(Method::POST, "/api/v1/auth/refresh", Some(&body), None).await {
+            Ok(tokens) => {
+                self.keep(&tokens);
+                Ok(tokens.user)
+            }
+            Err(SyncError::Server { status: 401, message, .. }) => {
+                self.credentials.clear();
+                Err(SyncError::Unauthorized(message))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> Result<T> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json().await.map_err(|e| SyncError::Protocol(e.to_string()));
+        }
+        let text = response.text().await.unwrap_or_default();
+        let error: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status == StatusCode::CONFLICT && error["code"] == "sequence_gap" {
+            return Err(SyncError::SequenceGap { last_acknowledged: error["last_acknowledged"].as_i64().unwrap_or(0) });
+        }
+        Err(SyncError::Server {
+            status: status.as_u16(),
+            code: error["code"].as_str().unwrap_or("unknown").to_string(),
+            message: error["message"].as_str().map_or(text.clone(), str::to_string),
+        })
+    }
+
+    /// A signed-in request; on 401 it refreshes once and retries.
+    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&Value>) -> Result<T> {
+        if self.access().is_none() {
+            self.refresh().await?;
+        }
+        match self.send(method.clone(), path, body, self.access().as_deref()).await {
+            Err(SyncError::Server { status: 401, .. }) => {
+                self.refresh().await?;
+                self.send(method, path, body, self.access().as_deref()).await
+            }
+            other => other,
+        }
+    }
+
+    /// Binds the device id to the signed-in user; returns the server's last acknowledged seq.
+    pub async fn register_device(&self, device: DeviceId, name: &str) -> Result<i64> {
+        let body = json!({ "device_id": device, "name": name });
+        let answer: Value = self.call(Method::POST, "/api/v1/devices", Some(&body)).await?;
+        answer["last_acknowledged_seq"].as_i64().ok_or_else(|| SyncError::Protocol("no last_acknowledged_seq".into()))
+    }
+
+    /// Pushes movements of `device` (ascending `device_seq`).
+    pub async fn push(&self, device: DeviceId, movements: &[Movement]) -> Result<PushResponse> {
+        let request = PushRequest { v: WIRE_VERSION, device_id: device, movements: movements.to_vec() };
+        let body = serde_json::to_value(&request).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        self.call(Method::POST, "/api/v1/sync/push", Some(&body)).await
+    }
+
+    /// One page after `after`.
+    pub async fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
+        self.call(Method::GET, &format!("/api/v1/sync/pull?device_id={device}&after={after}&limit={limit}"), None).await
+    }
+}

@@ -1,0 +1,261 @@
+//! One sync pass: register the device (once), push the outbox in batches and apply each batch's
+//! outcomes in one local transaction, then pull pages until the server has no more, applying each
+//! page with its cursor in one transaction. A device the server says was restored from a backup
+//! takes a new identity and re-sequences its unsent movements before pushing again.
+//!
+//! `run` repeats passes in the background: right away when kicked (a movement was recorded, the
+//! server announced new data), else every poll interval; after a failure it backs off
+//! exponentially with jitter. Its state is published on a watch channel for the UI.
+//!
+//! Must not: drop or rewrite a recorded movement (rejections are kept and shown by the store).
+
+use crate::client::ServerClient;
+use crate::error::{Result, SyncError};
+use smartstock_core::ids::NewRandom;
+use smartstock_core::DeviceId;
+use smartstock_store::Store;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{watch, Notify};
+
+/// Where the engine stands, for the always-visible sync indicator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncState {
+    /// Not started yet.
+    Idle,
+    /// A pass is running.
+    Syncing,
+    /// The last pass succeeded.
+    Online,
+    /// The server is unreachable; working offline (normal), retrying.
+    Offline {
+        /// Why.
+        reason: String,
+    },
+    /// The session ended: the user must sign in again.
+    SignedOut {
+        /// Why.
+        reason: String,
+    },
+    /// The server refused something or the local ledger failed.
+    Error {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The engine's published status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// State.
+    pub state: SyncState,
+    /// Movements waiting for the server.
+    pub pending: u64,
+    /// When a pass last succeeded (ms since the epoch).
+    pub last_success_ms: Option<i64>,
+    /// The pull cursor.
+    pub cursor: i64,
+}
+
+/// The wait before retry number `attempt` (0-based): 1 s doubling to 60 s, with ±20 % jitter so
+/// a fleet of devices does not retry in step after an outage. `jitter` is in [0, 1).
+pub fn backoff(attempt: u32, jitter: f64) -> Duration {
+    let base = 1000u64.saturating_mul(1 << attempt.min(6)).min(60_000) as f64;
+    Duration::from_millis((base * (0.8 + 0.4 * jitter.clamp(0.0, 1.0))) as u64)
+}
+
+fn jitter() -> f64 {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1000) / 1000.0
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Movements sent.
+    pub pushed: u64,
+    /// Of those, accepted (flagged or not).
+    pub accepted: u64,
+    /// Of those, rejected (kept locally, shown to the user).
+    pub rejected: u64,
+    /// Movements of other devices applied.
+    pub pulled: u64,
+    /// The pull cursor after the pass.
+    pub cursor: i64,
+}
+
+/// The engine of one device and server.
+pub struct SyncEngine {
+    store: Arc<Store>,
+    client: ServerClient,
+    device_name: String,
+    registered: AtomicBool,
+    batch: u32,
+    page: u32,
+    kick: Notify,
+    status: watch::Sender<SyncStatus>,
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> smartstock_store::Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| SyncError::Protocol(e.to_string()))?.map_err(SyncError::from)
+}
+
+impl SyncEngine {
+    /// An engine over `store` talking to `client`.
+    pub fn new(store: Arc<Store>, client: ServerClient, device_name: &str) -> SyncEngine {
+        let status =
+            watch::channel(SyncStatus { state: SyncState::Idle, pending: 0, last_success_ms: None, cursor: 0 }).0;
+        SyncEngine {
+            store,
+            client,
+            device_name: device_name.into(),
+            registered: AtomicBool::new(false),
+            batch: 500,
+            page: 1000,
+            kick: Notify::new(),
+            status,
+        }
+    }
+
+    /// The status channel (the UI watches it).
+    pub fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.subscribe()
+    }
+
+    /// Asks for a pass now (after recording a movement, or when the server announced new data).
+    pub fn kick(&self) {
+        self.kick.notify_one();
+    }
+
+    /// Runs passes until `stop` turns true: at once when kicked, every `poll` otherwise, backing
+    /// off after failures.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>, poll: Duration) {
+        let mut failures = 0u32;
+        while !*stop.borrow() {
+            self.status.send_modify(|s| s.state = SyncState::Syncing);
+            let outcome = self.sync_once().await;
+            let store = self.store.clone();
+            let pending = blocking(move || store.pending_count()).await.unwrap_or(0);
+            let wait = match outcome {
+                Ok(report) => {
+                    failures = 0;
+                    self.status.send_modify(|s| {
+                        *s = SyncStatus {
+                            state: SyncState::Online,
+                            pending,
+                            last_success_ms: Some(now_ms()),
+                            cursor: report.cursor,
+                        }
+                    });
+                    poll
+                }
+                Err(e) => {
+                    let state = match &e {
+                        SyncError::Offline(_) => SyncState::Offline { reason: e.to_string() },
+                        SyncError::Unauthorized(_) => SyncState::SignedOut { reason: e.to_string() },
+                        _ => SyncState::Error { reason: e.to_string() },
+                    };
+                    tracing::info!(error = %e, "sync pass failed");
+                    self.status.send_modify(|s| {
+                        s.state = state;
+                        s.pending = pending;
+                    });
+                    failures = failures.saturating_add(1);
+                    backoff(failures - 1, jitter())
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.kick.notified() => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// The server client (to sign in).
+    pub fn client(&self) -> &ServerClient {
+        &self.client
+    }
+
+    async fn device(&self) -> Result<DeviceId> {
+        let store = self.store.clone();
+        let device = blocking(move || store.device_id()).await?;
+        if !self.registered.load(Ordering::SeqCst) {
+            self.client.register_device(device, &self.device_name).await?;
+            self.registered.store(true, Ordering::SeqCst);
+        }
+        Ok(device)
+    }
+
+    /// Pushes, then pulls.
+    #[tracing::instrument(skip_all)]
+    pub async fn sync_once(&self) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        self.push_all(&mut report).await?;
+        self.pull_all(&mut report).await?;
+        Ok(report)
+    }
+
+    async fn push_all(&self, report: &mut SyncReport) -> Result<()> {
+        loop {
+            let device = self.device().await?;
+            let (store, batch) = (self.store.clone(), self.batch);
+            let pending = blocking(move || store.pending(batch)).await?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            match self.client.push(device, &pending).await {
+                Ok(response) => {
+                    let store = self.store.clone();
+                    let summary = blocking(move || store.acknowledge(&response.outcomes)).await?;
+                    report.pushed += pending.len() as u64;
+                    report.accepted += summary.accepted;
+                    report.rejected += summary.rejected;
+                }
+                Err(SyncError::Server { code, .. }) if code == "device_restored" || code == "device_taken" => {
+                    tracing::warn!(%code, "this database was restored or copied: registering as a new device");
+                    let store = self.store.clone();
+                    blocking(move || store.rebind_device(DeviceId::new_random())).await?;
+                    self.registered.store(false, Ordering::SeqCst);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn pull_all(&self, report: &mut SyncReport) -> Result<()> {
+        let device = self.device().await?;
+        loop {
+            let store = self.store.clone();
+            let after = blocking(move || store.pull_cursor()).await?;
+            let page = self.client.pull(device, after, self.page).await?;
+            let has_more = page.has_more;
+            let store = self.store.clone();
+            let applied = blocking(move || store.apply_pull(&page)).await?;
+            report.pulled += applied.movements;
+            report.cursor = applied.cursor;
+            if !has_more {
+                return Ok(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_minute_with_bounded_jitter() {
+        assert_eq!(backoff(0, 0.5), Duration::from_millis(1000));
+        assert_eq!(backoff(3, 0.5), Duration::from_millis(8000));
+        assert_eq!(backoff(20, 0.5), Duration::from_millis(60_000));
+        assert_eq!(backoff(0, 0.0), Duration::from_millis(800));
+        assert_eq!(backoff(0, 0.999_999), Duration::from_millis(1199));
+    }
+}

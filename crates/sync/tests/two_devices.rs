@@ -1,0 +1,198 @@
+//! Two desktops against a real server: each syncs its own movements and sees the other's; both
+//! sell the last unit while offline (server down), reconnect, and end with both sales kept, one
+//! negative-stock alert on both, and the same level and checksum as the server.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use smartstock_core::ids::NewRandom;
+use smartstock_core::{
+    AlertKind, Location, LocationId, LocationKind, MovementIntent, Product, ProductId, Timestamp, UserId,
+};
+use smartstock_server::api::{self, ApiSettings, AppState};
+use smartstock_server::auth::hash_password;
+use smartstock_server::events::Events;
+use smartstock_server::storage::sqlite::SqliteStorage;
+use smartstock_server::storage::{NewUser, Role, Storage};
+use smartstock_store::{Actor, Store};
+use smartstock_sync::{MemoryCredentials, ServerClient, SyncEngine, SyncError};
+use std::sync::Arc;
+
+const PASSWORD: &str = "Clerk-Pass-123";
+
+struct Desktop {
+    store: Arc<Store>,
+    engine: SyncEngine,
+    actor: Actor,
+    _dir: tempfile::TempDir,
+}
+
+async fn desktop(base: &str, user: &str) -> Desktop {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("ledger.db")).unwrap());
+    let client = ServerClient::new(base, Arc::new(MemoryCredentials::default())).unwrap();
+    let signed_in = client.sign_in(user, PASSWORD).await.unwrap();
+    let actor = Actor { user_id: signed_in.id };
+    Desktop { engine: SyncEngine::new(store.clone(), client, user), store, actor, _dir: dir }
+}
+
+/// Serves the storage on `listener` until the returned handle is aborted ("the server goes down").
+fn serve(storage: Arc<SqliteStorage>, listener: std::net::TcpListener) -> tokio::task::JoinHandle<()> {
+    let state = AppState {
+        storage,
+        events: Events::default(),
+        settings: Arc::new(ApiSettings::default()),
+        metrics: Default::default(),
+    };
+    let app = api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    listener.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_offline_desktops_sell_the_last_unit_and_converge() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(SqliteStorage::open(dir.path().join("server.db")).unwrap());
+    let (product, location) = (ProductId::new_random(), LocationId::new_random());
+    let manager = UserId::new_random();
+    storage
+        .save_location(
+            manager,
+            &Location {
+                id: location,
+                code: "WH1".into(),
+                name: "Main".into(),
+                kind: LocationKind::Warehouse,
+                parent_id: None,
+                archived: false,
+            },
+            Timestamp(1),
+        )
+        .unwrap();
+    storage
+        .save_product(
+            manager,
+            &Product {
+                id: product,
+                sku: "LAST-1".into(),
+                name: "The last one".into(),
+                barcode: None,
+                unit: "pcs".into(),
+                unit_scale: 0,
+                reorder_point: 0,
+                reorder_qty: 0,
+                cost_minor: 0,
+                price_minor: 0,
+                archived: false,
+                negative_stock: None,
+            },
+            Timestamp(1),
+        )
+        .unwrap();
+    for name in ["anna", "ben"] {
+        let user = NewUser {
+            username: name.into(),
+            password_hash: hash_password(PASSWORD).unwrap(),
+            role: Role::Clerk,
+            must_change_password: false,
+            locations: vec![location],
+        };
+        storage.create_user(&user, Timestamp(1)).unwrap();
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let base = format!("http://{address}");
+    let server = serve(storage.clone(), listener);
+
+    let (a, b) = (desktop(&base, "anna").await, desktop(&base, "ben").await);
+    // Both learn the catalog; Anna receives one unit and syncs; Ben sees it.
+    a.engine.sync_once().await.unwrap();
+    let receive = MovementIntent::Receive {
+        product_id: product,
+        location_id: location,
+        quantity: 1,
+        reference: None,
+        note: None,
+    };
+    a.store.record(a.actor, &receive).unwrap();
+    assert_eq!(a.engine.sync_once().await.unwrap().accepted, 1);
+    assert_eq!(b.engine.sync_once().await.unwrap().pulled, 1);
+    assert_eq!(b.store.level(product, location).unwrap(), 1);
+
+    // The server goes down; both sell the last unit offline.
+    server.abort();
+    let _ = server.await;
+    let sale = MovementIntent::Issue {
+        product_id: product,
+        location_id: location,
+        quantity: 1,
+        reason: None,
+        reference: None,
+        note: None,
+    };
+    a.store.record(a.actor, &sale).unwrap();
+    b.store.record(b.actor, &sale).unwrap();
+    assert!(matches!(a.engine.sync_once().await, Err(SyncError::Offline(_))), "offline is reported, nothing lost");
+    assert_eq!(a.store.pending_count().unwrap(), 1);
+
+    // Back online on the same address.
+    let server = serve(storage.clone(), std::net::TcpListener::bind(address).unwrap());
+    for _ in 0..2 {
+        a.engine.sync_once().await.unwrap();
+        b.engine.sync_once().await.unwrap();
+    }
+    let server_level = storage.stock(Some(location)).unwrap()[0].clone();
+    assert_eq!(server_level.on_hand, -1, "both sales kept");
+    for desktop in [&a, &b] {
+        assert_eq!(desktop.store.level(product, location).unwrap(), -1);
+        assert_eq!(desktop.store.checksum(product, location).unwrap().to_string(), server_level.checksum);
+        assert_eq!(desktop.store.pending_count().unwrap(), 0);
+        let alerts = desktop.store.open_alerts().unwrap();
+        assert_eq!(alerts.iter().filter(|al| al.kind == AlertKind::NegativeStock).count(), 1, "{alerts:?}");
+    }
+    assert_eq!(storage.alerts(true).unwrap().len(), 1);
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_background_loop_reports_offline_then_online_and_syncs_when_kicked() {
+    use smartstock_sync::SyncState;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(SqliteStorage::open(dir.path().join("server.db")).unwrap());
+    let user = NewUser {
+        username: "anna".into(),
+        password_hash: hash_password(PASSWORD).unwrap(),
+        role: Role::Clerk,
+        must_change_password: false,
+        locations: vec![],
+    };
+    storage.create_user(&user, Timestamp(1)).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = serve(storage.clone(), listener);
+    let desktop = Arc::new(desktop(&format!("http://{address}"), "anna").await);
+    server.abort();
+    let _ = server.await;
+
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut status = desktop.engine.status();
+    let runner = desktop.clone();
+    let loop_task = tokio::spawn(async move { runner.engine.run(stop, std::time::Duration::from_secs(3600)).await });
+    let offline = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        status.wait_for(|s| matches!(s.state, SyncState::Offline { .. })),
+    )
+    .await
+    .expect("offline reported");
+    drop(offline);
+
+    let server = serve(storage.clone(), std::net::TcpListener::bind(address).unwrap());
+    desktop.engine.kick();
+    tokio::time::timeout(std::time::Duration::from_secs(10), status.wait_for(|s| s.state == SyncState::Online))
+        .await
+        .expect("online after the server is back")
+        .unwrap();
+    assert!(status.borrow().last_success_ms.is_some());
+    stop_tx.send(true).unwrap();
+    loop_task.await.unwrap();
+    server.abort();
+}

@@ -110,6 +110,8 @@ pub struct ServeSettings {
     pub access_ttl: Option<i64>,
     /// Sign-in attempts per minute per user name and per address.
     pub login_per_minute: Option<i64>,
+    /// Signed-in API requests per minute per user.
+    pub api_per_minute: Option<i64>,
     /// Browser origins allowed to call the API (CORS); none means CORS stays closed.
     pub cors_origins: Option<Vec<String>>,
 }
@@ -126,6 +128,7 @@ impl ServeSettings {
         "body_limit",
         "access_ttl",
         "login_per_minute",
+        "api_per_minute",
         "cors_origins",
     ];
 
@@ -179,6 +182,7 @@ impl ServeSettings {
             body_limit: self.body_limit.or(lower.body_limit),
             access_ttl: self.access_ttl.or(lower.access_ttl),
             login_per_minute: self.login_per_minute.or(lower.login_per_minute),
+            api_per_minute: self.api_per_minute.or(lower.api_per_minute),
             cors_origins: self.cors_origins.or(lower.cors_origins),
         }
     }
@@ -218,6 +222,8 @@ impl ServeSettings {
         }
         let access_ttl = at_least_one("access_ttl", self.access_ttl.unwrap_or(DEFAULT_ACCESS_TTL))?;
         let login = at_least_one("login_per_minute", self.login_per_minute.unwrap_or(DEFAULT_LOGIN_PER_MINUTE))?;
+        let api_per_minute =
+            at_least_one("api_per_minute", self.api_per_minute.unwrap_or(crate::api::DEFAULT_API_PER_MINUTE))?;
         let cors_origins = self.cors_origins.unwrap_or_default();
         for origin in &cors_origins {
             check_origin(origin).map_err(ConfigError)?;
@@ -226,6 +232,7 @@ impl ServeSettings {
             access_ttl_ms: access_ttl.saturating_mul(1000),
             body_limit_bytes,
             login_attempts_per_minute: login,
+            api_requests_per_minute: api_per_minute,
             cors_origins,
             ..crate::api::ApiSettings::default()
         };

@@ -34,7 +34,7 @@ enum Command {
     /// config file, else from its default.
     Serve {
         /// TOML file with any of the settings below (keys: database, listen, tls_cert, tls_key,
-        /// insecure_http, allow_negative_stock, body_limit, access_ttl, login_per_minute,
+        /// insecure_http, allow_negative_stock, body_limit, access_ttl, login_per_minute, api_per_minute,
         /// cors_origins); relative paths in it are taken from its folder.
         #[arg(long, env = "SMARTSTOCK_CONFIG")]
         config: Option<PathBuf>,
@@ -62,6 +62,9 @@ enum Command {
         /// Sign-in attempts per minute per user name and per address [default: 10].
         #[arg(long, env = "SMARTSTOCK_LOGIN_PER_MINUTE")]
         login_per_minute: Option<i64>,
+        /// Signed-in API requests per minute per user [default: 1200].
+        #[arg(long, env = "SMARTSTOCK_API_PER_MINUTE")]
+        api_per_minute: Option<i64>,
         /// A browser origin allowed to call the API, as https://host[:port] (repeat; the
         /// environment variable takes a comma-separated list). None: CORS stays closed.
         #[arg(long = "cors-origin", env = "SMARTSTOCK_CORS_ORIGINS", value_delimiter = ',')]
@@ -174,6 +177,7 @@ fn main() -> Result<()> {
             body_limit,
             access_ttl,
             login_per_minute,
+            api_per_minute,
             cors_origins,
         } => {
             let serve_matches = matches.subcommand_matches("serve");
@@ -188,6 +192,7 @@ fn main() -> Result<()> {
                 body_limit,
                 access_ttl,
                 login_per_minute,
+                api_per_minute,
                 cors_origins: (!cors_origins.is_empty()).then_some(cors_origins),
             };
             let file = match &config {

@@ -73,6 +73,24 @@ async fn sign_in_is_rate_limited_per_user_and_failures_say_nothing_specific() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")));
 }
 
+#[tokio::test]
+async fn signed_in_requests_are_rate_limited_per_user() {
+    let server = TestServer::start_with(ApiSettings {
+        api_requests_per_minute: 3,
+        login_attempts_per_minute: 100,
+        ..ApiSettings::default()
+    })
+    .await;
+    let busy = server.user("busy", Role::Viewer, &[]).await;
+    let calm = server.user("calm", Role::Viewer, &[]).await;
+    for _ in 0..3 {
+        assert_eq!(busy.call(Method::GET, "/api/v1/stock", None).await.0, StatusCode::OK);
+    }
+    let (status, body) = busy.call(Method::GET, "/api/v1/stock", None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{body}");
+    assert_eq!(calm.call(Method::GET, "/api/v1/stock", None).await.0, StatusCode::OK, "limits are per user");
+}
+
 /// The statuses an endpoint must answer: for viewer, clerk, manager, admin.
 struct Case {
     method: Method,

@@ -84,6 +84,15 @@ async fn session_from(parts: &Parts, state: &AppState) -> Result<Session, ApiErr
         tracing::warn!(target: "auth", user = %record.user.username, "request from a disabled user");
         return Err(ApiError::unauthenticated("this account is disabled; ask an administrator"));
     }
+    let (key, max) = (format!("api:user:{}", record.user.id), state.settings.api_requests_per_minute);
+    if !state.blocking(move |s| s.rate_limit(&key, 60_000, max, now)).await? {
+        tracing::warn!(target: "auth", user = %record.user.username, "API rate limit reached");
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("more than {max} requests in a minute; slow down and retry in a minute"),
+        ));
+    }
     Ok(Session { session_id: record.session_id, user: record.user })
 }
 

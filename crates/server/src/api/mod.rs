@@ -34,6 +34,9 @@ use smartstock_core::Timestamp;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+/// Default of `ApiSettings::api_requests_per_minute`.
+pub const DEFAULT_API_PER_MINUTE: i64 = 1200;
+
 /// Limits and lifetimes the API enforces.
 #[derive(Clone, Debug)]
 pub struct ApiSettings {
@@ -45,6 +48,8 @@ pub struct ApiSettings {
     pub body_limit_bytes: usize,
     /// Sign-in attempts per minute per user name and per client address.
     pub login_attempts_per_minute: i64,
+    /// Signed-in API requests per minute per user (shared by every instance through storage).
+    pub api_requests_per_minute: i64,
     /// Browser origins allowed to call the API (`https://host[:port]`); empty keeps CORS closed.
     pub cors_origins: Vec<String>,
 }
@@ -56,6 +61,7 @@ impl Default for ApiSettings {
             refresh_ttl_ms: 30 * 24 * 3600 * 1000,
             body_limit_bytes: 4 * 1024 * 1024,
             login_attempts_per_minute: 10,
+            api_requests_per_minute: DEFAULT_API_PER_MINUTE,
             cors_origins: Vec::new(),
         }
     }

@@ -29,7 +29,12 @@ pub struct TestServer {
 impl TestServer {
     /// A server whose sign-in rate limit does not get in the way of tests with many users.
     pub async fn start() -> TestServer {
-        TestServer::start_with(ApiSettings { login_attempts_per_minute: 10_000, ..ApiSettings::default() }).await
+        TestServer::start_with(ApiSettings {
+            login_attempts_per_minute: 10_000,
+            api_requests_per_minute: 1_000_000,
+            ..ApiSettings::default()
+        })
+        .await
     }
 
     pub async fn start_with(settings: ApiSettings) -> TestServer {

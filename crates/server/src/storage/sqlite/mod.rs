@@ -33,6 +33,8 @@ pub fn migrations() -> Migrations<'static> {
 
 /// The SQLite backend.
 pub struct SqliteStorage {
+    /// Rate-limit windows: key → (window start, count).
+    limits: Mutex<std::collections::HashMap<String, (i64, i64)>>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
@@ -64,7 +66,7 @@ impl SqliteStorage {
             },
             other => StorageError::Database(other.to_string()),
         })?;
-        Ok(SqliteStorage { writer: Mutex::new(conn), readers: Mutex::new(Vec::new()), path })
+        Ok(SqliteStorage { limits: Mutex::default(), writer: Mutex::new(conn), readers: Mutex::new(Vec::new()), path })
     }
 
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
@@ -374,18 +376,20 @@ impl Storage for SqliteStorage {
         })
     }
 
+    /// In memory: the SQLite backend serves one instance, so its memory is the shared state, and
+    /// a counter checked on every request must not cost a synchronous disk write.
     fn rate_limit(&self, key: &str, window_ms: i64, max: i64, now: Timestamp) -> Result<bool> {
-        self.write(|tx| {
-            let window_start = now.millis() - now.millis().rem_euclid(window_ms.max(1));
-            let count: i64 = tx.query_row(
-                "INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, 1) \
-                 ON CONFLICT (key) DO UPDATE SET count = CASE WHEN window_start = excluded.window_start \
-                 THEN count + 1 ELSE 1 END, window_start = excluded.window_start RETURNING count",
-                params![key, window_start],
-                |r| r.get(0),
-            )?;
-            Ok(count <= max)
-        })
+        let window_start = now.millis() - now.millis().rem_euclid(window_ms.max(1));
+        let mut limits = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        if limits.len() > 100_000 {
+            limits.retain(|_, (start, _)| *start == window_start);
+        }
+        let entry = limits.entry(key.to_string()).or_insert((window_start, 0));
+        if entry.0 != window_start {
+            *entry = (window_start, 0);
+        }
+        entry.1 += 1;
+        Ok(entry.1 <= max)
     }
 
     fn register_device(&self, user: UserId, device: DeviceId, name: &str, now: Timestamp) -> Result<i64> {

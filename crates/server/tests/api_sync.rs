@@ -225,6 +225,12 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_half_written() {
         .call(Method::POST, "/api/v1/devices", Some(json!({"device_id": device.device, "name": "x", "admin": true})))
         .await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_json")), "{body}");
+    // A malformed query string or path id: the same JSON error shape.
+    let (status, body) = device.call(Method::GET, "/api/v1/sync/pull?device_id=not-a-uuid", None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{body}");
+    let manager = server.login("manager", support::PASSWORD).await.unwrap();
+    let (status, body) = manager.call(Method::POST, "/api/v1/alerts/42/resolve", None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_path")), "{body}");
     // A body over the limit.
     let huge: Vec<_> = (0..400).map(|_| device.movement(MovementKind::Receive, p, l, 1)).collect();
     let (status, body) = device.push_raw(&huge).await;

@@ -1,11 +1,12 @@
 //! Catalog writes (managers), stock, checksums and alerts.
 
 use super::error::{ApiError, ApiResult};
+use super::extract::{Path, Query};
 use super::extract::{Session, StrictJson};
 use super::openapi::{JsonBodyErrors, SessionErrors};
 use super::{now, AppState};
 use crate::storage::{Role, StockLevel};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -24,8 +25,7 @@ use utoipa::{IntoParams, ToSchema};
         (status = 204, description = "Saved; devices get it at their next pull"),
         SessionErrors,
         JsonBodyErrors,
-        (status = 400, description = "`invalid_json`: the body is not JSON (JSON); the path id is not a UUID (plain text)",
-                       content((ApiError = "application/json"), (String = "text/plain"))),
+        (status = 400, description = "`invalid_json`: the body is not JSON; `invalid_path`: the path id is not a UUID", body = ApiError),
         (status = 409, description = "`duplicate`: the SKU or barcode is already used", body = ApiError),
     )
 )]
@@ -57,8 +57,7 @@ pub async fn save_product(
         (status = 204, description = "Saved; devices get it at their next pull"),
         SessionErrors,
         JsonBodyErrors,
-        (status = 400, description = "`invalid_json`: the body is not JSON (JSON); the path id is not a UUID (plain text)",
-                       content((ApiError = "application/json"), (String = "text/plain"))),
+        (status = 400, description = "`invalid_json`: the body is not JSON; `invalid_path`: the path id is not a UUID", body = ApiError),
         (status = 409, description = "`duplicate`: the code is already used", body = ApiError),
     )
 )]
@@ -96,7 +95,7 @@ pub struct StockQuery {
     params(StockQuery),
     responses(
         (status = 200, description = "Every product × location level", body = Vec<StockLevel>),
-        (status = 400, description = "The query string is malformed (plain text)", body = String, content_type = "text/plain"),
+        (status = 400, description = "`invalid_query`: the query string is malformed", body = ApiError),
         SessionErrors,
     )
 )]
@@ -137,7 +136,7 @@ pub struct ChecksumView {
     params(ChecksumQuery),
     responses(
         (status = 200, description = "The pair's checksum", body = ChecksumView),
-        (status = 400, description = "The query string is malformed (plain text)", body = String, content_type = "text/plain"),
+        (status = 400, description = "`invalid_query`: the query string is malformed", body = ApiError),
         SessionErrors,
     )
 )]
@@ -169,7 +168,7 @@ pub struct AlertQuery {
     params(AlertQuery),
     responses(
         (status = 200, description = "Alerts, newest first", body = Vec<Alert>),
-        (status = 400, description = "The query string is malformed (plain text)", body = String, content_type = "text/plain"),
+        (status = 400, description = "`invalid_query`: the query string is malformed", body = ApiError),
         SessionErrors,
     )
 )]
@@ -190,7 +189,7 @@ pub async fn alerts(
     params(("id" = AlertId, Path, description = "The alert")),
     responses(
         (status = 204, description = "Resolved"),
-        (status = 400, description = "The path id is not a UUID (plain text)", body = String, content_type = "text/plain"),
+        (status = 400, description = "`invalid_path`: the path id is not a UUID", body = ApiError),
         SessionErrors,
         (status = 404, description = "`not_found`: no open alert with this id", body = ApiError),
     )

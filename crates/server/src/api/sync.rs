@@ -1,11 +1,12 @@
 //! Device registration, push, pull and the event stream (DESIGN.md, "Sync").
 
 use super::error::{ApiError, ApiResult};
+use super::extract::Query;
 use super::extract::{Session, StrictJson};
 use super::openapi::{JsonBodyErrors, SessionErrors};
 use super::{now, AppState};
 use crate::storage::{Pusher, Role};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures_util::stream::{self, Stream, StreamExt};
@@ -99,7 +100,19 @@ pub async fn push(
         };
         state.metrics.movements.with_label_values(&[label]).inc();
     }
-    state.announce().await;
+    // The newest feed number this push took (alerts it raised may sit a little higher: any
+    // client pulling after the notice gets them too). Replays took none: nothing to announce.
+    let newest = outcomes
+        .iter()
+        .filter_map(|o| match o.outcome {
+            smartstock_core::wire::Outcome::Accepted { server_seq }
+            | smartstock_core::wire::Outcome::AcceptedFlagged { server_seq, .. } => Some(server_seq),
+            smartstock_core::wire::Outcome::Rejected { .. } => None,
+        })
+        .max();
+    if let Some(head) = newest {
+        state.events.publish(head);
+    }
     Ok(Json(PushResponse { v: WIRE_VERSION, outcomes }))
 }
 
@@ -126,7 +139,7 @@ pub struct PullQuery {
     params(PullQuery),
     responses(
         (status = 200, description = "One page; pull again after `next_after` while `has_more`", body = PullPage),
-        (status = 400, description = "The query string is malformed (plain text)", body = String, content_type = "text/plain"),
+        (status = 400, description = "`invalid_query`: the query string is malformed", body = ApiError),
         SessionErrors,
     )
 )]

@@ -1,12 +1,13 @@
 //! User administration (admins): create, reset a password, disable.
 
 use super::error::{ApiError, ApiResult};
+use super::extract::Path;
 use super::extract::{Session, StrictJson};
 use super::openapi::{JsonBodyErrors, SessionErrors};
 use super::{now, AppState};
 use crate::auth::{check_password_policy, hash_password};
 use crate::storage::{NewUser, Role};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};

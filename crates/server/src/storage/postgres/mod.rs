@@ -124,6 +124,9 @@ impl PgStorage {
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
+            // A broken connection fails its first statement and `has_broken` drops it; testing
+            // every checkout would cost a round trip per request.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(30))
             .build_unchecked(manager);
         Ok(PgStorage { pool: Some(pool), listen, stop: Default::default() })

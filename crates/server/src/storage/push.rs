@@ -34,7 +34,8 @@ pub struct PushWrites {
     pub last_seq: i64,
     /// Accepted movements, with `server_seq`, in feed order.
     pub movements: Vec<Movement>,
-    /// Outcomes to store under (device, seq): (seq, movement id, outcome).
+    /// Outcomes to keep in `received` under (device, seq): rejections, and movements the server
+    /// already held arriving under a new number. (seq, movement id, outcome).
     pub received: Vec<(i64, MovementId, Outcome)>,
     /// (target, void) pairs: the target is cancelled by the void.
     pub voided: Vec<(MovementId, MovementId)>,
@@ -51,9 +52,12 @@ pub trait PushTx {
     /// The device's owner and last acknowledged sequence number (locking its row where the
     /// backend has concurrent writers).
     fn device(&mut self, id: DeviceId) -> Result<Option<(UserId, i64)>>;
-    /// Outcomes stored under these sequence numbers of the device: (seq, movement id, outcome).
+    /// Outcomes stored under these sequence numbers of the device: (seq, movement id, outcome) —
+    /// of movements accepted under that number (from the movement row and the first alert it
+    /// raised) and of the rows of `received`.
     fn received_by_seqs(&mut self, device: DeviceId, seqs: &[i64]) -> Result<Vec<(i64, MovementId, Outcome)>>;
-    /// Outcomes stored for these movement ids, under any (device, seq).
+    /// Outcomes stored for these movement ids, under any (device, seq): accepted ones from their
+    /// movement row, the others from `received`.
     fn received_by_ids(&mut self, ids: &[MovementId]) -> Result<Vec<(MovementId, Outcome)>>;
     /// Makes this transaction the only writer of the feed until it ends and returns the last
     /// feed number handed out (called before anything new is read or decided).
@@ -127,12 +131,16 @@ pub fn push(
             let Some(batch) = batch.as_mut() else {
                 return Err(StorageError::SequenceGap { last_acknowledged: acknowledged });
             };
-            let outcome = match batch.known_outcome(m.id) {
-                Some(stored) => stored,
-                None => batch.accept_or_reject(pusher, m, now, &mut writes)?,
+            let (outcome, stored_here) = match batch.known_outcome(m.id) {
+                Some(stored) => (stored, false),
+                None => (batch.accept_or_reject(pusher, m, now, &mut writes)?, true),
             };
             batch.outcomes.insert(m.id, outcome.clone());
-            writes.received.push((m.device_seq, m.id, outcome.clone()));
+            // An accepted movement's row holds its (device, seq) and outcome; `received` keeps
+            // the rest: rejections, and known movements arriving under another number.
+            if !(stored_here && !matches!(outcome, Outcome::Rejected { .. })) {
+                writes.received.push((m.device_seq, m.id, outcome.clone()));
+            }
             writes.last_seq = m.device_seq;
             outcome
         };

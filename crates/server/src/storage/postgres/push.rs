@@ -36,6 +36,23 @@ fn decode(outcome: &str) -> Result<Outcome> {
     serde_json::from_str(outcome).map_err(|e| StorageError::Database(format!("stored outcome: {e}")))
 }
 
+/// The first alert a movement raised (joined as `a`), for rebuilding its outcome.
+const FIRST_ALERT: &str = "LEFT JOIN LATERAL (SELECT * FROM alerts WHERE alerts.movement_id = m.id \
+     ORDER BY feed_seq LIMIT 1) a ON true";
+/// The alert columns after `server_seq`, in `ALERT_COLUMNS` order (all null without an alert).
+const ALERT: &str = "a.id, a.kind, a.product_id, a.location_id, a.quantity, a.movement_id, a.message, a.raised_at, \
+     a.resolved_by, a.resolved_at";
+
+/// Rebuilds an accepted movement's outcome from `server_seq` at `at` and the alert columns after it.
+fn accepted_outcome(row: &::postgres::Row, at: usize) -> Result<Outcome> {
+    let server_seq: i64 = row.try_get(at)?;
+    let alert = match row.try_get::<_, Option<uuid::Uuid>>(at + 1)? {
+        Some(_) => Some(rows::alert_from_row_at(row, at + 1)?),
+        None => None,
+    };
+    Ok(crate::storage::rules::accepted(server_seq, alert.into_iter().collect()))
+}
+
 fn uuids<T>(items: &[T], id: impl Fn(&T) -> uuid::Uuid) -> Vec<uuid::Uuid> {
     items.iter().map(id).collect()
 }
@@ -48,20 +65,48 @@ impl PushTx for PgPush<'_, '_> {
 
     fn received_by_seqs(&mut self, device: DeviceId, seqs: &[i64]) -> Result<Vec<(i64, MovementId, Outcome)>> {
         let seqs = seqs.to_vec();
-        let rows = self.0.query(
+        let accepted = self.0.query(
+            &format!(
+                "SELECT m.device_seq, m.id, m.server_seq, {ALERT} FROM movements m {FIRST_ALERT} \
+                 WHERE m.device_id = $1 AND m.device_seq = ANY($2)"
+            ),
+            &[&device.0, &seqs],
+        )?;
+        let mut found = accepted
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, MovementId(r.try_get(1)?), accepted_outcome(r, 2)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let kept = self.0.query(
             "SELECT device_seq, movement_id, outcome FROM received WHERE device_id = $1 AND device_seq = ANY($2)",
             &[&device.0, &seqs],
         )?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, MovementId(r.try_get(1)?), decode(r.try_get(2)?)?))).collect()
+        for r in kept {
+            found.push((r.try_get(0)?, MovementId(r.try_get(1)?), decode(r.try_get(2)?)?));
+        }
+        Ok(found)
     }
 
     fn received_by_ids(&mut self, ids: &[MovementId]) -> Result<Vec<(MovementId, Outcome)>> {
         let ids = uuids(ids, |m| m.0);
-        let rows = self.0.query(
+        let accepted = self.0.query(
+            &format!("SELECT m.id, m.server_seq, {ALERT} FROM movements m {FIRST_ALERT} WHERE m.id = ANY($1)"),
+            &[&ids],
+        )?;
+        let mut found = accepted
+            .iter()
+            .map(|r| Ok((MovementId(r.try_get(0)?), accepted_outcome(r, 1)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let kept = self.0.query(
             "SELECT DISTINCT ON (movement_id) movement_id, outcome FROM received WHERE movement_id = ANY($1)",
             &[&ids],
         )?;
-        rows.iter().map(|r| Ok((MovementId(r.try_get(0)?), decode(r.try_get(1)?)?))).collect()
+        for r in kept {
+            let id = MovementId(r.try_get(0)?);
+            if !found.iter().any(|(known, _)| *known == id) {
+                found.push((id, decode(r.try_get(1)?)?));
+            }
+        }
+        Ok(found)
     }
 
     fn lock_feed(&mut self) -> Result<i64> {

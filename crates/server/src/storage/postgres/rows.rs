@@ -86,17 +86,22 @@ pub(super) fn location_from_row(row: &Row) -> Result<Location> {
 
 /// Maps a row selected with `ALERT_COLUMNS`.
 pub(super) fn alert_from_row(row: &Row) -> Result<Alert> {
+    alert_from_row_at(row, 0)
+}
+
+/// Maps `ALERT_COLUMNS` starting at column `at`.
+pub(super) fn alert_from_row_at(row: &Row, at: usize) -> Result<Alert> {
     Ok(Alert {
-        id: AlertId(row.try_get(0)?),
-        kind: parsed(row, 1)?,
-        product_id: ProductId(row.try_get(2)?),
-        location_id: LocationId(row.try_get(3)?),
-        quantity: row.try_get(4)?,
-        movement_id: row.try_get::<_, Option<uuid::Uuid>>(5)?.map(MovementId),
-        message: row.try_get(6)?,
-        raised_at: Timestamp(row.try_get(7)?),
-        resolved_by: row.try_get::<_, Option<uuid::Uuid>>(8)?.map(UserId),
-        resolved_at: row.try_get::<_, Option<i64>>(9)?.map(Timestamp),
+        id: AlertId(row.try_get(at)?),
+        kind: parsed(row, at + 1)?,
+        product_id: ProductId(row.try_get(at + 2)?),
+        location_id: LocationId(row.try_get(at + 3)?),
+        quantity: row.try_get(at + 4)?,
+        movement_id: row.try_get::<_, Option<uuid::Uuid>>(at + 5)?.map(MovementId),
+        message: row.try_get(at + 6)?,
+        raised_at: Timestamp(row.try_get(at + 7)?),
+        resolved_by: row.try_get::<_, Option<uuid::Uuid>>(at + 8)?.map(UserId),
+        resolved_at: row.try_get::<_, Option<i64>>(at + 9)?.map(Timestamp),
     })
 }
 

@@ -24,7 +24,10 @@ pub(crate) use smartstock_store::catalog::{location_from_row, product_from_row, 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-const SERVER_MIGRATIONS: &[&str] = &[include_str!("../../../../../migrations/server/sqlite/0001_init.sql")];
+const SERVER_MIGRATIONS: &[&str] = &[
+    include_str!("../../../../../migrations/server/sqlite/0001_init.sql"),
+    include_str!("../../../../../migrations/server/sqlite/0002_alerts_by_movement.sql"),
+];
 
 /// The server schema migrations.
 pub fn migrations() -> Migrations<'static> {

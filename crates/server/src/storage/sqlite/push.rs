@@ -27,6 +27,21 @@ pub(super) fn push(
 
 struct SqlitePush<'c>(&'c Connection);
 
+impl SqlitePush<'_> {
+    /// The outcome an accepted movement got: flagged with the first alert it raised, if any.
+    fn accepted_outcome(&self, id: MovementId, server_seq: i64) -> Result<Outcome> {
+        let alert = self
+            .0
+            .prepare_cached(&format!(
+                "SELECT {} FROM alerts WHERE movement_id = ?1 ORDER BY feed_seq LIMIT 1",
+                super::ALERT_COLUMNS
+            ))?
+            .query_row([id.0], super::alert_from_row)
+            .optional()?;
+        Ok(crate::storage::rules::accepted(server_seq, alert.into_iter().collect()))
+    }
+}
+
 fn decode(outcome: String) -> rusqlite::Result<Outcome> {
     serde_json::from_str(&outcome)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
@@ -42,24 +57,38 @@ impl PushTx for SqlitePush<'_> {
     }
 
     fn received_by_seqs(&mut self, device: DeviceId, seqs: &[i64]) -> Result<Vec<(i64, MovementId, Outcome)>> {
-        let mut stmt = self
+        let mut accepted =
+            self.0.prepare_cached("SELECT id, server_seq FROM movements WHERE device_id = ?1 AND device_seq = ?2")?;
+        let mut kept = self
             .0
             .prepare_cached("SELECT movement_id, outcome FROM received WHERE device_id = ?1 AND device_seq = ?2")?;
         let mut found = Vec::new();
         for seq in seqs {
-            let row = stmt
-                .query_row(params![device.0, seq], |r| Ok((MovementId(r.get(0)?), decode(r.get(1)?)?)))
-                .optional()?;
-            found.extend(row.map(|(id, outcome)| (*seq, id, outcome)));
+            let stored: Option<(MovementId, i64)> =
+                accepted.query_row(params![device.0, seq], |r| Ok((MovementId(r.get(0)?), r.get(1)?))).optional()?;
+            match stored {
+                Some((id, server_seq)) => found.push((*seq, id, self.accepted_outcome(id, server_seq)?)),
+                None => {
+                    let row = kept
+                        .query_row(params![device.0, seq], |r| Ok((MovementId(r.get(0)?), decode(r.get(1)?)?)))
+                        .optional()?;
+                    found.extend(row.map(|(id, outcome)| (*seq, id, outcome)));
+                }
+            }
         }
         Ok(found)
     }
 
     fn received_by_ids(&mut self, ids: &[MovementId]) -> Result<Vec<(MovementId, Outcome)>> {
-        let mut stmt = self.0.prepare_cached("SELECT outcome FROM received WHERE movement_id = ?1 LIMIT 1")?;
+        let mut accepted = self.0.prepare_cached("SELECT server_seq FROM movements WHERE id = ?1")?;
+        let mut kept = self.0.prepare_cached("SELECT outcome FROM received WHERE movement_id = ?1 LIMIT 1")?;
         let mut found = Vec::new();
         for id in ids {
-            found.extend(stmt.query_row([id.0], |r| decode(r.get(0)?)).optional()?.map(|o| (*id, o)));
+            let server_seq: Option<i64> = accepted.query_row([id.0], |r| r.get(0)).optional()?;
+            match server_seq {
+                Some(server_seq) => found.push((*id, self.accepted_outcome(*id, server_seq)?)),
+                None => found.extend(kept.query_row([id.0], |r| decode(r.get(0)?)).optional()?.map(|o| (*id, o))),
+            }
         }
         Ok(found)
     }

@@ -138,7 +138,7 @@ pub fn push(
             batch.outcomes.insert(m.id, outcome.clone());
             // An accepted movement's row holds its (device, seq) and outcome; `received` keeps
             // the rest: rejections, and known movements arriving under another number.
-            if !(stored_here && !matches!(outcome, Outcome::Rejected { .. })) {
+            if !stored_here || matches!(outcome, Outcome::Rejected { .. }) {
                 writes.received.push((m.device_seq, m.id, outcome.clone()));
             }
             writes.last_seq = m.device_seq;

@@ -241,7 +241,7 @@ pub fn import(
 /// hold is left out of the copy, as only codes and ids matter to the checks.
 fn load_catalog(path: &Path, products: &[Product], locations: &[Location]) -> Result<(), ImportError> {
     use rusqlite::params;
-    use smartstock_store::catalog::{LOCATION_COLUMNS, PRODUCT_COLUMNS};
+    use smartstock_store::catalog::LOCATION_COLUMNS;
     let scratch = |e: rusqlite::Error| ImportError::Scratch(e.to_string());
     let mut conn = rusqlite::Connection::open(path).map_err(scratch)?;
     let tx = conn.transaction().map_err(scratch)?;
@@ -257,27 +257,9 @@ fn load_catalog(path: &Path, products: &[Product], locations: &[Location]) -> Re
                 .map_err(|e| ImportError::Catalog { what: format!("location {:?}", l.code), error: e.to_string() })?;
             loaded.insert(l.id);
         }
-        let mut insert = tx
-            .prepare(&format!(
-                "INSERT INTO products ({PRODUCT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ))
-            .map_err(scratch)?;
+        let mut insert = tx.prepare(smartstock_store::catalog::INSERT_PRODUCT).map_err(scratch)?;
         for p in products {
-            insert
-                .execute(params![
-                    p.id.0,
-                    p.sku,
-                    p.name,
-                    p.barcode,
-                    p.unit,
-                    p.unit_scale,
-                    p.reorder_point,
-                    p.reorder_qty,
-                    p.cost_minor,
-                    p.price_minor,
-                    p.archived,
-                    p.negative_stock.map(|n| n.as_str()),
-                ])
+            smartstock_store::catalog::execute_product(&mut insert, p)
                 .map_err(|e| ImportError::Catalog { what: format!("product {:?}", p.sku), error: e.to_string() })?;
         }
     }

@@ -148,12 +148,11 @@ pub(crate) fn check_product_unique(conn: &Connection, p: &Product) -> Result<()>
     Ok(())
 }
 
-/// Inserts a validated product (no uniqueness check, no audit).
-pub(crate) fn insert_product(conn: &Connection, p: &Product) -> Result<()> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO products ({PRODUCT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-    ))?
-    .execute(params![
+/// Runs a prepared `INSERT … (PRODUCT_COLUMNS) VALUES (?1 … ?12) [ON CONFLICT …]` for `p`: the
+/// one place that binds a product's columns (the store's catalog, pulled rows, the server's import
+/// all use it).
+pub fn execute_product(stmt: &mut rusqlite::Statement<'_>, p: &Product) -> rusqlite::Result<usize> {
+    stmt.execute(params![
         p.id.0,
         p.sku,
         p.name,
@@ -166,7 +165,16 @@ pub(crate) fn insert_product(conn: &Connection, p: &Product) -> Result<()> {
         p.price_minor,
         p.archived,
         p.negative_stock.map(|n| n.as_str()),
-    ])?;
+    ])
+}
+
+/// `INSERT INTO products` with every column bound by `execute_product`.
+pub const INSERT_PRODUCT: &str = "INSERT INTO products (id, sku, name, barcode, unit, unit_scale, reorder_point, \
+     reorder_qty, cost_minor, price_minor, archived, negative_stock) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+/// Inserts a validated product (no uniqueness check, no audit).
+pub(crate) fn insert_product(conn: &Connection, p: &Product) -> Result<()> {
+    execute_product(&mut *conn.prepare_cached(INSERT_PRODUCT)?, p)?;
     Ok(())
 }
 

@@ -31,29 +31,14 @@ pub struct PullApplied {
 const CURSOR_KEY: &str = "pull_cursor";
 
 fn upsert_product(conn: &Connection, p: &Product) -> Result<()> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO products ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-         ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, name = excluded.name, barcode = excluded.barcode, \
+    let sql = format!(
+        "{} ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, name = excluded.name, barcode = excluded.barcode, \
          unit = excluded.unit, unit_scale = excluded.unit_scale, reorder_point = excluded.reorder_point, \
          reorder_qty = excluded.reorder_qty, cost_minor = excluded.cost_minor, price_minor = excluded.price_minor, \
          archived = excluded.archived, negative_stock = excluded.negative_stock",
-        crate::catalog::PRODUCT_COLUMNS
-    ))?
-    .execute(params![
-        p.id.0,
-        p.sku,
-        p.name,
-        p.barcode,
-        p.unit,
-        p.unit_scale,
-        p.reorder_point,
-        p.reorder_qty,
-        p.cost_minor,
-        p.price_minor,
-        p.archived,
-        p.negative_stock.map(|n| n.as_str()),
-    ])
-    .map_err(|e| clash(e, "product", &p.sku))?;
+        crate::catalog::INSERT_PRODUCT
+    );
+    crate::catalog::execute_product(&mut *conn.prepare_cached(&sql)?, p).map_err(|e| clash(e, "product", &p.sku))?;
     Ok(())
 }
 

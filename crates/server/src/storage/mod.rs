@@ -5,6 +5,7 @@
 //! Must not: decide HTTP matters (status codes, headers) or hold per-process state that another
 //! instance would need to see.
 
+pub mod page;
 pub mod postgres;
 pub mod push;
 pub mod rules;

@@ -9,17 +9,11 @@
 
 use super::db::Db;
 use super::rows::{self, ALERT_COLUMNS, LOCATION_COLUMNS, MOVEMENT_COLUMNS, PRODUCT_COLUMNS};
+use crate::storage::page::{assemble, FeedItem};
 use crate::storage::Result;
 use ::postgres::Row;
-use smartstock_core::wire::{PullPage, WIRE_VERSION};
-use smartstock_core::{Alert, DeviceId, Location, Movement, Product};
-
-enum Item {
-    Movement(Movement),
-    Product(Product),
-    Location(Location),
-    Alert(Alert),
-}
+use smartstock_core::wire::PullPage;
+use smartstock_core::DeviceId;
 
 /// Rows after `after`, at most `limit + 1`, each with its feed number (column `seq`).
 fn fetch(
@@ -27,8 +21,8 @@ fn fetch(
     sql: &str,
     after: i64,
     limit: u32,
-    map: fn(&Row) -> Result<Item>,
-) -> Result<Vec<(i64, Item)>> {
+    map: fn(&Row) -> Result<FeedItem>,
+) -> Result<Vec<(i64, FeedItem)>> {
     let rows = db.query(sql, &[&after, &(i64::from(limit) + 1)])?;
     rows.iter().map(|r| Ok((r.try_get::<_, i64>("seq")?, map(r)?))).collect()
 }
@@ -36,7 +30,7 @@ fn fetch(
 /// One page after `after`.
 pub(super) fn pull(db: &mut Db<'_>, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
     let limit = limit.clamp(1, 10_000);
-    let mut items: Vec<(i64, Item)> = Vec::new();
+    let mut items: Vec<(i64, FeedItem)> = Vec::new();
     items.extend(fetch(
         db,
         &format!(
@@ -45,7 +39,7 @@ pub(super) fn pull(db: &mut Db<'_>, device: DeviceId, after: i64, limit: u32) ->
         ),
         after,
         limit,
-        |r| rows::movement_from_row(r).map(Item::Movement),
+        |r| rows::movement_from_row(r).map(FeedItem::Movement),
     )?);
     items.extend(fetch(
         db,
@@ -54,7 +48,7 @@ pub(super) fn pull(db: &mut Db<'_>, device: DeviceId, after: i64, limit: u32) ->
         ),
         after,
         limit,
-        |r| rows::product_from_row(r).map(Item::Product),
+        |r| rows::product_from_row(r).map(FeedItem::Product),
     )?);
     items.extend(fetch(
         db,
@@ -63,36 +57,14 @@ pub(super) fn pull(db: &mut Db<'_>, device: DeviceId, after: i64, limit: u32) ->
         ),
         after,
         limit,
-        |r| rows::location_from_row(r).map(Item::Location),
+        |r| rows::location_from_row(r).map(FeedItem::Location),
     )?);
     items.extend(fetch(
         db,
         &format!("SELECT {ALERT_COLUMNS}, feed_seq AS seq FROM alerts WHERE feed_seq > $1 ORDER BY feed_seq LIMIT $2"),
         after,
         limit,
-        |r| rows::alert_from_row(r).map(Item::Alert),
+        |r| rows::alert_from_row(r).map(FeedItem::Alert),
     )?);
-    items.sort_by_key(|(seq, _)| *seq);
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_after = items.last().map_or(after, |(seq, _)| *seq);
-    let mut page = PullPage {
-        v: WIRE_VERSION,
-        movements: Vec::new(),
-        products: Vec::new(),
-        locations: Vec::new(),
-        alerts: Vec::new(),
-        next_after,
-        has_more,
-    };
-    for (_, item) in items {
-        match item {
-            Item::Movement(m) if m.device_id == device => {}
-            Item::Movement(m) => page.movements.push(m),
-            Item::Product(p) => page.products.push(p),
-            Item::Location(l) => page.locations.push(l),
-            Item::Alert(a) => page.alerts.push(a),
-        }
-    }
-    Ok(page)
+    Ok(assemble(items, device, after, limit))
 }

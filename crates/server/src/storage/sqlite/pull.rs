@@ -5,18 +5,12 @@
 //! Must not: write.
 
 use super::{alert_from_row, ALERT_COLUMNS};
+use crate::storage::page::{assemble, FeedItem};
 use crate::storage::Result;
 use rusqlite::{params, Connection};
-use smartstock_core::wire::{PullPage, WIRE_VERSION};
-use smartstock_core::{Alert, DeviceId, Location, Movement, Product};
+use smartstock_core::wire::PullPage;
+use smartstock_core::DeviceId;
 use smartstock_store::sql;
-
-enum Item {
-    Movement(Movement),
-    Product(Product),
-    Location(Location),
-    Alert(Alert),
-}
 
 fn fetch<T>(
     conn: &Connection,
@@ -37,8 +31,8 @@ pub(super) fn pull(conn: &Connection, device: DeviceId, after: i64, limit: u32) 
         "SELECT {}, server_seq AS seq FROM movements WHERE server_seq > ?1 ORDER BY server_seq LIMIT ?2",
         sql::MOVEMENT_COLUMNS
     );
-    let mut items: Vec<(i64, Item)> = Vec::new();
-    items.extend(fetch(conn, &movements, after, limit, |r| sql::movement_from_row(r).map(Item::Movement))?);
+    let mut items: Vec<(i64, FeedItem)> = Vec::new();
+    items.extend(fetch(conn, &movements, after, limit, |r| sql::movement_from_row(r).map(FeedItem::Movement))?);
     items.extend(fetch(
         conn,
         &format!(
@@ -47,7 +41,7 @@ pub(super) fn pull(conn: &Connection, device: DeviceId, after: i64, limit: u32) 
         ),
         after,
         limit,
-        |r| super::product_from_row(r).map(Item::Product),
+        |r| super::product_from_row(r).map(FeedItem::Product),
     )?);
     items.extend(fetch(
         conn,
@@ -57,36 +51,14 @@ pub(super) fn pull(conn: &Connection, device: DeviceId, after: i64, limit: u32) 
         ),
         after,
         limit,
-        |r| super::location_from_row(r).map(Item::Location),
+        |r| super::location_from_row(r).map(FeedItem::Location),
     )?);
     items.extend(fetch(
         conn,
         &format!("SELECT {ALERT_COLUMNS}, feed_seq AS seq FROM alerts WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2"),
         after,
         limit,
-        |r| alert_from_row(r).map(Item::Alert),
+        |r| alert_from_row(r).map(FeedItem::Alert),
     )?);
-    items.sort_by_key(|(seq, _)| *seq);
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_after = items.last().map_or(after, |(seq, _)| *seq);
-    let mut page = PullPage {
-        v: WIRE_VERSION,
-        movements: Vec::new(),
-        products: Vec::new(),
-        locations: Vec::new(),
-        alerts: Vec::new(),
-        next_after,
-        has_more,
-    };
-    for (_, item) in items {
-        match item {
-            Item::Movement(m) if m.device_id == device => {}
-            Item::Movement(m) => page.movements.push(m),
-            Item::Product(p) => page.products.push(p),
-            Item::Location(l) => page.locations.push(l),
-            Item::Alert(a) => page.alerts.push(a),
-        }
-    }
-    Ok(page)
+    Ok(assemble(items, device, after, limit))
 }

@@ -104,6 +104,11 @@ impl Store {
         Ok(())
     }
 
+    /// The clock offset in force (server minus device clock, ms).
+    pub fn clock_offset_ms(&self) -> Result<i64> {
+        Ok(self.read().query_row("SELECT clock_offset_ms FROM device", [], |r| r.get(0))?)
+    }
+
     pub(crate) fn write(&self) -> MutexGuard<'_, Connection> {
         // A poisoned lock means a panic mid-call; SQLite rolled the transaction back, so the
         // connection is still consistent and can be used.

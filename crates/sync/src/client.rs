@@ -42,6 +42,18 @@ pub struct ServerClient {
     base: String,
     access: Mutex<Option<String>>,
     credentials: Arc<dyn CredentialStore>,
+    clock_offset_ms: Mutex<Option<i64>>,
+}
+
+/// The server clock minus this device's clock, from one exchange: the server stamped its answer
+/// at `server_ms`, somewhere between sending at `sent_ms` and receiving at `received_ms` (local
+/// clock); the midpoint is the best guess, off by at most half the round trip.
+pub fn clock_offset_ms(sent_ms: i64, received_ms: i64, server_ms: i64) -> i64 {
+    server_ms - (sent_ms + (received_ms - sent_ms) / 2)
+}
+
+fn local_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 impl ServerClient {
@@ -61,7 +73,13 @@ impl ServerClient {
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| SyncError::Protocol(e.to_string()))?;
-        Ok(ServerClient { http, base: base.trim_end_matches('/').to_string(), access: Mutex::new(None), credentials })
+        Ok(ServerClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            access: Mutex::new(None),
+            credentials,
+            clock_offset_ms: Mutex::new(None),
+        })
     }
 
     fn access(&self) -> Option<String> {
@@ -71,6 +89,11 @@ impl ServerClient {
     fn keep(&self, tokens: &Tokens) {
         *self.access.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokens.access_token.clone());
         self.credentials.set_refresh_token(&tokens.refresh_token);
+    }
+
+    /// The clock offset measured on the last exchange (server minus local, ms).
+    pub fn clock_offset_ms(&self) -> Option<i64> {
+        *self.clock_offset_ms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Signs in with a password; the refresh token goes to the credential store.
@@ -115,7 +138,14 @@ impl ServerClient {
         if let Some(body) = body {
             request = request.json(body);
         }
+        let sent = local_ms();
         let response = request.send().await?;
+        let server_time =
+            response.headers().get("x-server-time").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        if let Some(server_ms) = server_time {
+            *self.clock_offset_ms.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(clock_offset_ms(sent, local_ms(), server_ms));
+        }
         let status = response.status();
         if status.is_success() {
             return response.json().await.map_err(|e| SyncError::Protocol(e.to_string()));
@@ -163,5 +193,17 @@ impl ServerClient {
     /// One page after `after`.
     pub async fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
         self.call(Method::GET, &format!("/api/v1/sync/pull?device_id={device}&after={after}&limit={limit}"), None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock_offset_ms;
+
+    #[test]
+    fn offset_is_taken_at_the_midpoint_of_the_round_trip() {
+        // Sent at 1000, answered at 1100 (local): midpoint 1050; the server stamped 5050: 4000 ms ahead.
+        assert_eq!(clock_offset_ms(1000, 1100, 5050), 4000);
+        assert_eq!(clock_offset_ms(1000, 1000, 400), -600);
     }
 }

@@ -3,6 +3,9 @@
 //! page with its cursor in one transaction. A device the server says was restored from a backup
 //! takes a new identity and re-sequences its unsent movements before pushing again.
 //!
+//! After each pass the clock offset measured against the server is stored, so the movements
+//! recorded next carry `occurred_at` on the server's clock (DESIGN.md).
+//!
 //! `run` repeats passes in the background: right away when kicked (a movement was recorded, the
 //! server announced new data), else every poll interval; after a failure it backs off
 //! exponentially with jitter. Its state is published on a watch channel for the UI.
@@ -198,6 +201,10 @@ impl SyncEngine {
         let mut report = SyncReport::default();
         self.push_all(&mut report).await?;
         self.pull_all(&mut report).await?;
+        if let Some(offset) = self.client.clock_offset_ms() {
+            let store = self.store.clone();
+            blocking(move || store.set_clock_offset_ms(offset)).await?;
+        }
         Ok(report)
     }
 

@@ -150,6 +150,11 @@ async fn two_offline_desktops_sell_the_last_unit_and_converge() {
         assert_eq!(alerts.iter().filter(|al| al.kind == AlertKind::NegativeStock).count(), 1, "{alerts:?}");
     }
     assert_eq!(storage.alerts(true).unwrap().len(), 1);
+    // The offset was measured on the exchanges and stored; same machine, so within a round trip
+    // of zero.
+    let measured = a.engine.client().clock_offset_ms().expect("every answer carries x-server-time");
+    assert_eq!(a.store.clock_offset_ms().unwrap(), measured);
+    assert!(measured.abs() < 1000);
     server.abort();
 }
 

@@ -167,7 +167,11 @@ async fn observe(
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = request.method().to_string();
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    // Clients measure their clock offset against this (DESIGN.md: occurred_at is corrected by it).
+    if let Ok(value) = HeaderValue::from_str(&now().millis().to_string()) {
+        response.headers_mut().insert("x-server-time", value);
+    }
     let status = response.status().as_u16().to_string();
     state
         .metrics

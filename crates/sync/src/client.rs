@@ -52,6 +52,24 @@ pub fn clock_offset_ms(sent_ms: i64, received_ms: i64, server_ms: i64) -> i64 {
     server_ms - (sent_ms + (received_ms - sent_ms) / 2)
 }
 
+/// The feed head of one server-sent event block (`event: head` + `data: N`), if it is one.
+pub fn parse_head_event(block: &str) -> Option<i64> {
+    let mut is_head = false;
+    let mut data = None;
+    for line in block.lines() {
+        if let Some(name) = line.strip_prefix("event:") {
+            is_head = name.trim() == "head";
+        } else if let Some(value) = line.strip_prefix("data:") {
+            data = value.trim().parse().ok();
+        }
+    }
+    if is_head {
+        data
+    } else {
+        None
+    }
+}
+
 fn local_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
@@ -176,6 +194,43 @@ impl ServerClient {
         }
     }
 
+    /// Opens the server's event stream (server-sent events) and calls `on_head` with every
+    /// announced feed head until the stream ends or fails.
+    pub async fn follow_events(&self, mut on_head: impl FnMut(i64)) -> Result<()> {
+        use futures_util::StreamExt;
+        if self.access().is_none() {
+            self.refresh().await?;
+        }
+        let mut request = self.http.get(format!("{}/api/v1/events", self.base)).timeout(Duration::from_secs(24 * 3600));
+        if let Some(token) = self.access() {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            self.refresh().await?;
+            return Err(SyncError::Unauthorized("the event stream needs a fresh token; reconnecting".into()));
+        }
+        if !response.status().is_success() {
+            return Err(SyncError::Server {
+                status: response.status().as_u16(),
+                code: "events".into(),
+                message: "the event stream was refused".into(),
+            });
+        }
+        let mut buffer = String::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk?));
+            while let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                if let Some(head) = parse_head_event(&event) {
+                    on_head(head);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Binds the device id to the signed-in user; returns the server's last acknowledged seq.
     pub async fn register_device(&self, device: DeviceId, name: &str) -> Result<i64> {
         let body = json!({ "device_id": device, "name": name });
@@ -199,6 +254,13 @@ impl ServerClient {
 #[cfg(test)]
 mod tests {
     use super::clock_offset_ms;
+
+    #[test]
+    fn head_events_are_parsed_and_others_ignored() {
+        assert_eq!(super::parse_head_event("event: head\ndata: 42\n\n"), Some(42));
+        assert_eq!(super::parse_head_event(": keep-alive\n\n"), None);
+        assert_eq!(super::parse_head_event("event: other\ndata: 1\n\n"), None);
+    }
 
     #[test]
     fn offset_is_taken_at_the_midpoint_of_the_round_trip() {

@@ -180,6 +180,37 @@ impl SyncEngine {
         }
     }
 
+    /// Follows the server's event stream until `stop`: every announced head beyond this
+    /// device's cursor kicks a pass. Reconnects with backoff when the stream drops (polling in
+    /// `run` covers the gaps).
+    pub async fn listen(&self, mut stop: watch::Receiver<bool>) {
+        let mut failures = 0u32;
+        while !*stop.borrow() {
+            let store = self.store.clone();
+            let cursor = blocking(move || store.pull_cursor()).await.unwrap_or(0);
+            let follow = self.client.follow_events(|head| {
+                if head > cursor {
+                    self.kick();
+                }
+            });
+            let outcome = tokio::select! {
+                outcome = follow => outcome,
+                _ = stop.changed() => return,
+            };
+            failures = match outcome {
+                Ok(()) => 0,
+                Err(e) => {
+                    tracing::info!(error = %e, "event stream dropped");
+                    failures.saturating_add(1)
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(backoff(failures, jitter())) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
     /// The server client (to sign in).
     pub fn client(&self) -> &ServerClient {
         &self.client

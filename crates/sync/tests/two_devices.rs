@@ -201,3 +201,84 @@ async fn the_background_loop_reports_offline_then_online_and_syncs_when_kicked()
     loop_task.await.unwrap();
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_on_one_desktop_reaches_the_other_through_the_event_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(SqliteStorage::open(dir.path().join("server.db")).unwrap());
+    let (product, location) = (ProductId::new_random(), LocationId::new_random());
+    let manager = UserId::new_random();
+    storage
+        .save_location(
+            manager,
+            &Location {
+                id: location,
+                code: "WH1".into(),
+                name: "Main".into(),
+                kind: LocationKind::Warehouse,
+                parent_id: None,
+                archived: false,
+            },
+            Timestamp(1),
+        )
+        .unwrap();
+    let p = smartstock_core::Product {
+        id: product,
+        sku: "EV-1".into(),
+        name: "Evented".into(),
+        barcode: None,
+        unit: "pcs".into(),
+        unit_scale: 0,
+        reorder_point: 0,
+        reorder_qty: 0,
+        cost_minor: 0,
+        price_minor: 0,
+        archived: false,
+        negative_stock: None,
+    };
+    storage.save_product(manager, &p, Timestamp(1)).unwrap();
+    for name in ["anna", "ben"] {
+        let user = NewUser {
+            username: name.into(),
+            password_hash: hash_password(PASSWORD).unwrap(),
+            role: Role::Clerk,
+            must_change_password: false,
+            locations: vec![location],
+        };
+        storage.create_user(&user, Timestamp(1)).unwrap();
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = serve(storage.clone(), listener);
+    let a = desktop(&base, "anna").await;
+    let b = Arc::new(desktop(&base, "ben").await);
+    a.engine.sync_once().await.unwrap();
+    b.engine.sync_once().await.unwrap();
+
+    // Ben's engine polls only once an hour: only the event stream can bring Anna's receipt quickly.
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (runner, listener_engine) = (b.clone(), b.clone());
+    let stop_listen = stop.clone();
+    let run = tokio::spawn(async move { runner.engine.run(stop, std::time::Duration::from_secs(3600)).await });
+    let listen = tokio::spawn(async move { listener_engine.engine.listen(stop_listen).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let receive = MovementIntent::Receive {
+        product_id: product,
+        location_id: location,
+        quantity: 7,
+        reference: None,
+        note: None,
+    };
+    a.store.record(a.actor, &receive).unwrap();
+    a.engine.sync_once().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while b.store.level(product, location).unwrap() != 7 {
+        assert!(std::time::Instant::now() < deadline, "the event stream did not bring the receipt");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop_tx.send(true).unwrap();
+    run.await.unwrap();
+    listen.await.unwrap();
+    server.abort();
+}

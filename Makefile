@@ -12,7 +12,7 @@ export CARGO_TARGET_DIR
 BUILD_PACKAGES := build-essential pkg-config ca-certificates
 TEST_PACKAGES := postgresql
 
-.PHONY: all deps test-deps run test lint test-rust bench-store bench-server clean
+.PHONY: all deps test-deps run test lint test-rust bench-store bench-server soak clean
 
 all: test
 
@@ -39,6 +39,11 @@ lint:
 
 test-rust:
 	scripts/with-postgres.sh cargo test --workspace --locked
+
+## make soak SEEDS=1000: the seeded whole-system simulation over many seeds (20 desktops each).
+SEEDS ?= 100
+soak: deps
+	SIM_SEEDS=$(SEEDS) SIM_DEVICES=20 SIM_STEPS=300 cargo test --release --locked --test simulation -- --nocapture
 
 ## make bench-server: server push vs raw batched inserts, and a load of 1,000 devices (release build).
 bench-server: deps

@@ -70,6 +70,14 @@ pub fn parse_head_event(block: &str) -> Option<i64> {
     }
 }
 
+/// 256 random bits from the OS as 64 lowercase hex characters.
+fn random_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn local_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
@@ -122,24 +130,40 @@ impl ServerClient {
         Ok(tokens.user)
     }
 
-    /// Buys a new access token with the stored refresh token (which is rotated).
+    /// Buys a new access token with the stored refresh token (which is rotated). The client
+    /// proposes the next refresh token and keeps it beside the current one before sending, so an
+    /// answer lost on the way back does not end the session: the next attempt tries the proposed
+    /// token first, then the old one.
     pub async fn refresh(&self) -> Result<SignedIn> {
-        let refresh = self
+        let stored = self
             .credentials
             .refresh_token()
             .ok_or_else(|| SyncError::Unauthorized("no stored session; sign in".into()))?;
-        let body = json!({ "refresh_token": refresh });
-        match self.send::<Tokens>(Method::POST, "/api/v1/auth/refresh", Some(&body), None).await {
-            Ok(tokens) => {
-                self.keep(&tokens);
-                Ok(tokens.user)
+        let candidates: Vec<String> = stored.split_whitespace().map(str::to_string).collect();
+        let next = random_token();
+        // Keep every candidate the server has not refused, and the new proposal, until one works
+        // (a crash in between loses nothing); try the newest first: a proposal the server already
+        // took, then the older ones.
+        let mut pool: Vec<String> = candidates.iter().cloned().chain(std::iter::once(next.clone())).collect();
+        self.credentials.set_refresh_token(&pool.join(" "));
+        let mut tried = Vec::new();
+        for candidate in candidates.iter().rev() {
+            let body = json!({ "refresh_token": candidate, "next_refresh_token": next });
+            match self.send::<Tokens>(Method::POST, "/api/v1/auth/refresh", Some(&body), None).await {
+                Ok(tokens) => {
+                    self.keep(&tokens);
+                    return Ok(tokens.user);
+                }
+                Err(SyncError::Server { status: 401, message, .. }) => {
+                    pool.retain(|t| t != candidate);
+                    self.credentials.set_refresh_token(&pool.join(" "));
+                    tried.push(message);
+                }
+                Err(e) => return Err(e),
             }
-            Err(SyncError::Server { status: 401, message, .. }) => {
-                self.credentials.clear();
-                Err(SyncError::Unauthorized(message))
-            }
-            Err(e) => Err(e),
         }
+        self.credentials.clear();
+        Err(SyncError::Unauthorized(tried.pop().unwrap_or_else(|| "the session ended".into())))
     }
 
     async fn send<T: DeserializeOwned>(

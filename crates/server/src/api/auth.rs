@@ -29,6 +29,11 @@ pub struct LoginRequest {
 pub struct RefreshRequest {
     /// The refresh token of the last sign-in or refresh (single use).
     refresh_token: String,
+    /// The refresh token the client wants next: 64 lowercase hex characters it generated (256
+    /// random bits). A client that keeps it before sending can still continue the session when
+    /// the answer is lost on the way back; without it the server makes one.
+    #[serde(default)]
+    next_refresh_token: Option<String>,
 }
 
 /// `POST /api/v1/auth/password`.
@@ -172,7 +177,14 @@ pub async fn refresh(
 ) -> ApiResult<Json<TokenResponse>> {
     check_rate(&state, format!("refresh:ip:{address}")).await?;
     let at = now();
-    let tokens = new_tokens(at, state.settings.access_ttl_ms, state.settings.refresh_ttl_ms);
+    let mut tokens = new_tokens(at, state.settings.access_ttl_ms, state.settings.refresh_ttl_ms);
+    if let Some(next) = body.next_refresh_token {
+        if next.len() != 64 || !next.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+            return Err(ApiError::invalid("next_refresh_token must be 64 lowercase hex characters (256 random bits)"));
+        }
+        tokens.hashes.refresh_hash = token_hash(&next);
+        tokens.refresh_token = next;
+    }
     let (old, hashes) = (token_hash(body.refresh_token.trim()), tokens.hashes.clone());
     let user = state.blocking(move |s| s.rotate_session(&old, &hashes, at)).await?;
     match user.filter(|u| !u.disabled) {

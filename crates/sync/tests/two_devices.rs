@@ -48,49 +48,46 @@ fn serve(storage: Arc<SqliteStorage>, listener: std::net::TcpListener) -> tokio:
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_offline_desktops_sell_the_last_unit_and_converge() {
+/// A server database with one product at one location and clerks `users` assigned there.
+struct ServerWorld {
+    storage: Arc<SqliteStorage>,
+    product: ProductId,
+    location: LocationId,
+    _dir: tempfile::TempDir,
+}
+
+fn server_world(sku: &str, users: &[&str]) -> ServerWorld {
     let dir = tempfile::tempdir().unwrap();
     let storage = Arc::new(SqliteStorage::open(dir.path().join("server.db")).unwrap());
     let (product, location) = (ProductId::new_random(), LocationId::new_random());
     let manager = UserId::new_random();
-    storage
-        .save_location(
-            manager,
-            &Location {
-                id: location,
-                code: "WH1".into(),
-                name: "Main".into(),
-                kind: LocationKind::Warehouse,
-                parent_id: None,
-                archived: false,
-            },
-            Timestamp(1),
-        )
-        .unwrap();
-    storage
-        .save_product(
-            manager,
-            &Product {
-                id: product,
-                sku: "LAST-1".into(),
-                name: "The last one".into(),
-                barcode: None,
-                unit: "pcs".into(),
-                unit_scale: 0,
-                reorder_point: 0,
-                reorder_qty: 0,
-                cost_minor: 0,
-                price_minor: 0,
-                archived: false,
-                negative_stock: None,
-            },
-            Timestamp(1),
-        )
-        .unwrap();
-    for name in ["anna", "ben"] {
+    let place = Location {
+        id: location,
+        code: "WH1".into(),
+        name: "Main".into(),
+        kind: LocationKind::Warehouse,
+        parent_id: None,
+        archived: false,
+    };
+    storage.save_location(manager, &place, Timestamp(1)).unwrap();
+    let item = Product {
+        id: product,
+        sku: sku.into(),
+        name: format!("Product {sku}"),
+        barcode: None,
+        unit: "pcs".into(),
+        unit_scale: 0,
+        reorder_point: 0,
+        reorder_qty: 0,
+        cost_minor: 0,
+        price_minor: 0,
+        archived: false,
+        negative_stock: None,
+    };
+    storage.save_product(manager, &item, Timestamp(1)).unwrap();
+    for name in users {
         let user = NewUser {
-            username: name.into(),
+            username: (*name).into(),
             password_hash: hash_password(PASSWORD).unwrap(),
             role: Role::Clerk,
             must_change_password: false,
@@ -98,6 +95,13 @@ async fn two_offline_desktops_sell_the_last_unit_and_converge() {
         };
         storage.create_user(&user, Timestamp(1)).unwrap();
     }
+    ServerWorld { storage, product, location, _dir: dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_offline_desktops_sell_the_last_unit_and_converge() {
+    let world = server_world("LAST-1", &["anna", "ben"]);
+    let (storage, product, location) = (world.storage.clone(), world.product, world.location);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let base = format!("http://{address}");
@@ -204,49 +208,8 @@ async fn the_background_loop_reports_offline_then_online_and_syncs_when_kicked()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_on_one_desktop_reaches_the_other_through_the_event_stream() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = Arc::new(SqliteStorage::open(dir.path().join("server.db")).unwrap());
-    let (product, location) = (ProductId::new_random(), LocationId::new_random());
-    let manager = UserId::new_random();
-    storage
-        .save_location(
-            manager,
-            &Location {
-                id: location,
-                code: "WH1".into(),
-                name: "Main".into(),
-                kind: LocationKind::Warehouse,
-                parent_id: None,
-                archived: false,
-            },
-            Timestamp(1),
-        )
-        .unwrap();
-    let p = smartstock_core::Product {
-        id: product,
-        sku: "EV-1".into(),
-        name: "Evented".into(),
-        barcode: None,
-        unit: "pcs".into(),
-        unit_scale: 0,
-        reorder_point: 0,
-        reorder_qty: 0,
-        cost_minor: 0,
-        price_minor: 0,
-        archived: false,
-        negative_stock: None,
-    };
-    storage.save_product(manager, &p, Timestamp(1)).unwrap();
-    for name in ["anna", "ben"] {
-        let user = NewUser {
-            username: name.into(),
-            password_hash: hash_password(PASSWORD).unwrap(),
-            role: Role::Clerk,
-            must_change_password: false,
-            locations: vec![location],
-        };
-        storage.create_user(&user, Timestamp(1)).unwrap();
-    }
+    let world = server_world("EV-1", &["anna", "ben"]);
+    let (storage, product, location) = (world.storage.clone(), world.product, world.location);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = serve(storage.clone(), listener);

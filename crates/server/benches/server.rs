@@ -383,6 +383,16 @@ fn main() {
     let served = runtime.block_on(server_push_rate(storage.clone(), &catalog, count));
     bench_line("server.postgres.push", served, "movements/s", raw);
     std::thread::spawn(move || drop(storage)).join().unwrap();
+    let load_schema = format!("bench_load_{tag}");
+    let storage: Arc<dyn Storage> =
+        Arc::new(smartstock_server::storage::postgres::PgStorage::connect_in_schema(&url, &load_schema).unwrap());
+    let catalog = seed(storage.as_ref(), 100);
+    let (p50, p99, rate) = runtime.block_on(load(storage.clone(), catalog, devices, rounds, Duration::from_secs(1)));
+    eprintln!("load (PostgreSQL): {devices} devices x {rounds} pushes, {rate:.0} pushes/s achieved");
+    bench_line("server.postgres.load_push_p50", p50.as_secs_f64() * 1e3, "ms", 50.0);
+    bench_line("server.postgres.load_push_p99", p99.as_secs_f64() * 1e3, "ms", 50.0);
+    std::thread::spawn(move || drop(storage)).join().unwrap();
+    drop_schema(&url, &load_schema);
     drop_schema(&url, &raw_schema);
     drop_schema(&url, &server_schema);
 }

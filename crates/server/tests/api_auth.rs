@@ -57,6 +57,34 @@ async fn refresh_rotates_tokens_and_a_reused_refresh_token_is_refused() {
     let (status, _) =
         client.call(Method::POST, "/api/v1/auth/refresh", Some(json!({ "refresh_token": client.refresh }))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a used refresh token");
+    // A client-proposed next refresh token must be 256 random bits in hex; then it is the one.
+    let refresh = body["refresh_token"].as_str().unwrap().to_string();
+    let (status, bad) = client
+        .call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            Some(json!({ "refresh_token": refresh, "next_refresh_token": "short" })),
+        )
+        .await;
+    assert_eq!((status, bad["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid")), "{bad}");
+    let proposed = "ab".repeat(32);
+    let (status, answer) = client
+        .call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            Some(json!({ "refresh_token": refresh, "next_refresh_token": proposed })),
+        )
+        .await;
+    assert_eq!((status, answer["refresh_token"].as_str()), (StatusCode::OK, Some(proposed.as_str())), "{answer}");
+    let (status, _) =
+        client.call(Method::POST, "/api/v1/auth/refresh", Some(json!({ "refresh_token": proposed }))).await;
+    assert_eq!(status, StatusCode::OK, "the proposed token is the session's refresh token now");
+    let rotated = Client { access: answer["access_token"].as_str().unwrap().into(), ..server.anonymous() };
+    assert_eq!(rotated.call(Method::GET, "/api/v1/stock", None).await.0, StatusCode::UNAUTHORIZED, "rotated away");
+    let (_, last) = client.call(Method::POST, "/api/v1/auth/refresh", Some(json!({ "refresh_token": "x" }))).await;
+    assert_eq!(last["code"].as_str(), Some("unauthenticated"));
+    let signed_in = server.login("clerk", PASSWORD).await.unwrap();
+    let rotated = Client { access: signed_in.access.clone(), ..server.anonymous() };
     assert_eq!(rotated.call(Method::POST, "/api/v1/auth/logout", None).await.0, StatusCode::NO_CONTENT);
     assert_eq!(rotated.call(Method::GET, "/api/v1/stock", None).await.0, StatusCode::UNAUTHORIZED, "after sign-out");
 }

@@ -172,6 +172,13 @@ pub fn execute_product(stmt: &mut rusqlite::Statement<'_>, p: &Product) -> rusql
 pub const INSERT_PRODUCT: &str = "INSERT INTO products (id, sku, name, barcode, unit, unit_scale, reorder_point, \
      reorder_qty, cost_minor, price_minor, archived, negative_stock) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
+/// The `ON CONFLICT (id) DO UPDATE` clause that makes `INSERT_PRODUCT` an upsert of every
+/// column but the id (pulled rows; the server's catalog adds its own columns after it).
+pub const PRODUCT_UPSERT: &str = "ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, name = excluded.name, \
+     barcode = excluded.barcode, unit = excluded.unit, unit_scale = excluded.unit_scale, \
+     reorder_point = excluded.reorder_point, reorder_qty = excluded.reorder_qty, cost_minor = excluded.cost_minor, \
+     price_minor = excluded.price_minor, archived = excluded.archived, negative_stock = excluded.negative_stock";
+
 /// Inserts a validated product (no uniqueness check, no audit).
 pub(crate) fn insert_product(conn: &Connection, p: &Product) -> Result<()> {
     execute_product(&mut *conn.prepare_cached(INSERT_PRODUCT)?, p)?;

@@ -31,13 +31,7 @@ pub struct PullApplied {
 const CURSOR_KEY: &str = "pull_cursor";
 
 fn upsert_product(conn: &Connection, p: &Product) -> Result<()> {
-    let sql = format!(
-        "{} ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, name = excluded.name, barcode = excluded.barcode, \
-         unit = excluded.unit, unit_scale = excluded.unit_scale, reorder_point = excluded.reorder_point, \
-         reorder_qty = excluded.reorder_qty, cost_minor = excluded.cost_minor, price_minor = excluded.price_minor, \
-         archived = excluded.archived, negative_stock = excluded.negative_stock",
-        crate::catalog::INSERT_PRODUCT
-    );
+    let sql = format!("{} {}", crate::catalog::INSERT_PRODUCT, crate::catalog::PRODUCT_UPSERT);
     crate::catalog::execute_product(&mut *conn.prepare_cached(&sql)?, p).map_err(|e| clash(e, "product", &p.sku))?;
     Ok(())
 }

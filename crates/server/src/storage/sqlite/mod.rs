@@ -439,32 +439,15 @@ impl Storage for SqliteStorage {
                 .prepare_cached(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?1"))?
                 .query_row([product.id.0], product_from_row)
                 .optional()?;
-            let seq = feed::next_feed_seq(tx)?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO products ({PRODUCT_COLUMNS}, feed_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
-                     ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, name = excluded.name, barcode = excluded.barcode, \
-                     unit = excluded.unit, unit_scale = excluded.unit_scale, reorder_point = excluded.reorder_point, \
-                     reorder_qty = excluded.reorder_qty, cost_minor = excluded.cost_minor, price_minor = excluded.price_minor, \
-                     archived = excluded.archived, negative_stock = excluded.negative_stock, feed_seq = excluded.feed_seq"
-                ),
-                params![
-                    product.id.0,
-                    product.sku,
-                    product.name,
-                    product.barcode,
-                    product.unit,
-                    product.unit_scale,
-                    product.reorder_point,
-                    product.reorder_qty,
-                    product.cost_minor,
-                    product.price_minor,
-                    product.archived,
-                    product.negative_stock.map(|n| n.as_str()),
-                    seq
-                ],
-            )
-            .map_err(|e| unique_violation(e, &format!("SKU {:?} or barcode {:?}", product.sku, product.barcode)))?;
+            // The feed number just taken is the counter's value: the row carries it.
+            feed::next_feed_seq(tx)?;
+            let sql = format!(
+                "INSERT INTO products ({PRODUCT_COLUMNS}, feed_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+                 ?11, ?12, (SELECT last_seq FROM feed_counter)) {}, feed_seq = excluded.feed_seq",
+                smartstock_store::catalog::PRODUCT_UPSERT
+            );
+            smartstock_store::catalog::execute_product(&mut *tx.prepare_cached(&sql)?, product)
+                .map_err(|e| unique_violation(e, &format!("SKU {:?} or barcode {:?}", product.sku, product.barcode)))?;
             audit(tx, "product", product.id.0, actor, old.as_ref().map(json), json(product), now)
         })
     }

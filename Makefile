@@ -43,7 +43,7 @@ test-rust:
 ## make soak SEEDS=1000: the seeded whole-system simulation over many seeds (20 desktops each).
 SEEDS ?= 100
 soak: deps
-	SIM_SEEDS=$(SEEDS) SIM_DEVICES=20 SIM_STEPS=300 cargo test --release --locked --test simulation -- --nocapture
+	SIM_SEEDS=$(SEEDS) SIM_DEVICES=20 SIM_STEPS=300 cargo test --release --locked -p smartstock-system-tests --test simulation -- --nocapture
 
 ## make bench-server: server push vs raw batched inserts, and a load of 1,000 devices (release build).
 bench-server: deps

@@ -10,8 +10,6 @@
 //! reproduces it. `make soak SEEDS=1000` runs many.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod support;
-
 use smartstock_core::ids::NewRandom;
 use smartstock_core::level::{entries_of, level_of};
 use smartstock_core::{
@@ -24,10 +22,10 @@ use smartstock_server::storage::sqlite::SqliteStorage;
 use smartstock_server::storage::{NewUser, Role, Storage};
 use smartstock_store::{Actor, Store};
 use smartstock_sync::{MemoryCredentials, ServerClient, SyncEngine};
+use smartstock_system_tests::proxy::FaultProxy;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use support::proxy::FaultProxy;
 
 const PASSWORD: &str = "Sim-Pass-1234";
 
@@ -335,7 +333,7 @@ async fn every_seed_converges() {
     for seed in &seeds {
         if let Err(why) = run_seed(*seed, devices, steps).await {
             eprintln!(
-                "seed {seed} did not converge: {why}\n  reproduce: SIM_SEED={seed} SIM_DEVICES={devices} SIM_STEPS={steps} cargo test --test simulation -- --nocapture"
+                "seed {seed} did not converge: {why}\n  reproduce: SIM_SEED={seed} SIM_DEVICES={devices} SIM_STEPS={steps} cargo test -p smartstock-system-tests --test simulation -- --nocapture"
             );
             failed.push(*seed);
         }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Whether a level may go below zero by a locally recorded movement.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum NegativeStockPolicy {

@@ -15,6 +15,7 @@ pub const WIRE_VERSION: u32 = 1;
 
 /// `POST /api/v1/sync/push`: a device's outbox, in `device_seq` order.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
@@ -28,6 +29,7 @@ pub struct PushRequest {
 
 /// What the server did with one pushed movement.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
@@ -54,6 +56,7 @@ pub enum Outcome {
 
 /// One movement's outcome in a push response.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MovementOutcome {
     /// The movement.
@@ -66,6 +69,7 @@ pub struct MovementOutcome {
 
 /// The answer to a push.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushResponse {
     /// Protocol version.
@@ -76,6 +80,7 @@ pub struct PushResponse {
 
 /// `GET /api/v1/sync/pull`: one page of what other devices did, in `server_seq` order.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullPage {
     /// Protocol version.

@@ -26,7 +26,8 @@ pub struct AckSummary {
 }
 
 /// A movement the server refused, with its reason.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RejectedMovement {
     /// The movement as recorded.
     pub movement: Movement,
@@ -109,6 +110,17 @@ impl Store {
         Ok(rows)
     }
 
+    /// The server answered a push with a sequence gap: it holds this device's movements only up
+    /// to `last_acknowledged` (it was restored from an older backup). Queues the lost ones again,
+    /// in one transaction (see `requeue_after`). Returns how many.
+    pub fn resend_after(&self, last_acknowledged: i64) -> Result<u64> {
+        let mut conn = self.write();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let queued = requeue_after(&tx, last_acknowledged)?;
+        tx.commit()?;
+        Ok(queued)
+    }
+
     /// Gives this device a new identity (the server refused the old one because this database
     /// was restored from a backup or copied): unsent movements are re-sequenced 1, 2, … under
     /// `new_device` in their original order; answered ones keep theirs. Returns how many moved.
@@ -128,7 +140,49 @@ impl Store {
     }
 }
 
+/// Queues again every movement this device recorded after `last_acknowledged` that the server
+/// had answered: the server lost them (it was restored from an older backup). Rejected ones go
+/// back too, since a rejection uses its number and the restored server forgot it; they count
+/// toward their level again until the server answers anew. The pull cursor moves back to the
+/// last feed number the restored server surely holds, so nothing numbered anew is skipped
+/// (pulled rows already held are recognised by id). Returns how many were queued again.
+fn requeue_after(tx: &Connection, last_acknowledged: i64) -> Result<u64> {
+    let device: uuid::Uuid = tx.query_row("SELECT device_id FROM device", [], |r| r.get(0))?;
+    let kept: Option<i64> = tx.query_row(
+        "SELECT MAX(server_seq) FROM movements WHERE device_id = ?1 AND device_seq <= ?2",
+        params![device, last_acknowledged],
+        |r| r.get(0),
+    )?;
+    crate::remote::rewind_cursor(tx, kept.unwrap_or(0))?;
+    let rejected: Vec<Movement> = {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT {} FROM movements WHERE device_id = ?1 AND device_seq > ?2 AND sync_state = 'rejected'",
+            sql::MOVEMENT_COLUMNS
+        ))?;
+        let rows = stmt.query_map(params![device, last_acknowledged], sql::movement_from_row)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let queued = tx.execute(
+        "UPDATE movements SET sync_state = 'pending', server_seq = NULL, reject_code = NULL, reject_message = NULL \
+         WHERE device_id = ?1 AND device_seq > ?2 AND sync_state <> 'pending'",
+        params![device, last_acknowledged],
+    )?;
+    for movement in &rejected {
+        if movement.kind == MovementKind::Void {
+            if let Ok(target) = movement.voided_id() {
+                tx.execute(
+                    "UPDATE movements SET voided_by = ?1 WHERE id = ?2 AND voided_by IS NULL",
+                    params![movement.id.0, target.0],
+                )?;
+            }
+        }
+        recompute_pair(tx, movement.product_id, movement.location_id)?;
+    }
+    Ok(queued as u64)
+}
+
 fn accept(tx: &Connection, id: MovementId, server_seq: i64) -> Result<()> {
+    sql::release_server_seq(tx, server_seq, id)?;
     tx.prepare_cached("UPDATE movements SET sync_state = 'accepted', server_seq = ?2 WHERE id = ?1")?
         .execute(params![id.0, server_seq])?;
     Ok(())

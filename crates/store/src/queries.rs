@@ -8,11 +8,13 @@
 use crate::error::Result;
 use crate::{sql, Store};
 use rusqlite::{named_params, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use smartstock_core::{LocationId, Movement, MovementId, ProductId, Timestamp, TransferId};
 
 /// Which rows of the stock table to show.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StockFilter {
     /// Every product × location with a level, and products with no stock anywhere.
     #[default]
@@ -26,7 +28,9 @@ pub enum StockFilter {
 }
 
 /// Sort column of the stock table.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StockSort {
     /// By SKU.
     #[default]
@@ -40,7 +44,9 @@ pub enum StockSort {
 }
 
 /// A request for one page of the stock table.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct StockQuery {
     /// Matches SKU prefix, barcode exactly, or name containing it (case-insensitive ASCII).
     pub search: Option<String>,
@@ -61,6 +67,7 @@ pub struct StockQuery {
 }
 
 /// One row of the stock table.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StockRow {
     /// Product.
@@ -86,7 +93,8 @@ pub struct StockRow {
 }
 
 /// One movement in a product's history.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HistoryRow {
     /// The movement.
     pub movement: Movement,
@@ -97,6 +105,7 @@ pub struct HistoryRow {
 }
 
 /// A dispatched transfer not yet received.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct InTransit {
     /// Transfer id (to receive it).
@@ -116,6 +125,7 @@ pub struct InTransit {
 }
 
 /// A level at or below its reorder point, with the suggested order.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReorderRow {
     /// Product.
@@ -140,6 +150,59 @@ const LIVE_TRANSFER_OUT: &str = "o.kind = 'transfer_out' AND o.voided_by IS NULL
 
 fn like_escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The bound forms of the stock table's search text.
+struct StockSearch {
+    text: Option<String>,
+    prefix: Option<String>,
+    contains: Option<String>,
+}
+
+impl StockSearch {
+    fn of(query: &StockQuery) -> StockSearch {
+        let text = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let escaped = text.map(like_escape);
+        StockSearch {
+            text: text.map(str::to_owned),
+            prefix: escaped.as_ref().map(|e| format!("{e}%")),
+            contains: escaped.as_ref().map(|e| format!("%{e}%")),
+        }
+    }
+}
+
+/// The stock table's rows for `query`, unordered and unpaged. Parameters: `:archived`,
+/// `:location`, `:search`, `:prefix`, `:contains`.
+fn stock_select(query: &StockQuery) -> String {
+    let filter = match query.filter {
+        StockFilter::All => "1",
+        StockFilter::Low => "p.reorder_point > 0 AND l.on_hand <= p.reorder_point",
+        StockFilter::Negative => "l.on_hand < 0",
+        StockFilter::InTransit => {
+            "EXISTS (SELECT 1 FROM movements o WHERE o.product_id = l.product_id \
+             AND (o.location_id = l.location_id OR o.peer_location_id = l.location_id) AND {LIVE})"
+        }
+    }
+    .replace("{LIVE}", LIVE_TRANSFER_OUT);
+    let search = "(:search IS NULL OR p.sku LIKE :prefix ESCAPE '\\' OR p.barcode = :search \
+                  OR p.name LIKE :contains ESCAPE '\\')";
+    // Products never moved anywhere appear once, with no location, in the unfiltered view.
+    let unstocked = if query.filter == StockFilter::All && query.location_id.is_none() {
+        format!(
+            "UNION ALL SELECT p.id, p.sku, p.name, p.barcode, p.unit, p.unit_scale, NULL, NULL, 0, p.reorder_point \
+             FROM products p WHERE (:archived OR p.archived = 0) AND {search} \
+             AND NOT EXISTS (SELECT 1 FROM levels x WHERE x.product_id = p.id)"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "SELECT p.id, p.sku, p.name, p.barcode, p.unit, p.unit_scale, l.location_id, loc.code AS location_code, \
+         l.on_hand, p.reorder_point FROM levels l JOIN products p ON p.id = l.product_id \
+         JOIN locations loc ON loc.id = l.location_id \
+         WHERE (:archived OR p.archived = 0) AND (:location IS NULL OR l.location_id = :location) \
+         AND {search} AND {filter} {unstocked}"
+    )
 }
 
 fn stock_row(row: &Row<'_>) -> rusqlite::Result<StockRow> {
@@ -167,37 +230,11 @@ impl Store {
             StockSort::OnHand => "on_hand",
         };
         let direction = if query.descending { "DESC" } else { "ASC" };
-        let filter = match query.filter {
-            StockFilter::All => "1",
-            StockFilter::Low => "p.reorder_point > 0 AND l.on_hand <= p.reorder_point",
-            StockFilter::Negative => "l.on_hand < 0",
-            StockFilter::InTransit => {
-                "EXISTS (SELECT 1 FROM movements o WHERE o.product_id = l.product_id \
-                 AND (o.location_id = l.location_id OR o.peer_location_id = l.location_id) AND {LIVE})"
-            }
-        }
-        .replace("{LIVE}", LIVE_TRANSFER_OUT);
-        // Products never moved anywhere appear once, with no location, in the unfiltered view.
-        let unstocked = if query.filter == StockFilter::All && query.location_id.is_none() {
-            "UNION ALL SELECT p.id, p.sku, p.name, p.barcode, p.unit, p.unit_scale, NULL, NULL, 0, p.reorder_point \
-             FROM products p WHERE (:archived OR p.archived = 0) AND {SEARCH} \
-             AND NOT EXISTS (SELECT 1 FROM levels x WHERE x.product_id = p.id)"
-        } else {
-            ""
-        };
-        let search = "(:search IS NULL OR p.sku LIKE :prefix ESCAPE '\\' OR p.barcode = :search \
-                      OR p.name LIKE :contains ESCAPE '\\')";
         let sql = format!(
-            "SELECT * FROM (SELECT p.id, p.sku, p.name, p.barcode, p.unit, p.unit_scale, l.location_id, loc.code AS location_code, \
-             l.on_hand, p.reorder_point FROM levels l JOIN products p ON p.id = l.product_id \
-             JOIN locations loc ON loc.id = l.location_id \
-             WHERE (:archived OR p.archived = 0) AND (:location IS NULL OR l.location_id = :location) \
-             AND {search} AND {filter} {unstocked}) ORDER BY {order} {direction}, sku, location_code \
-             LIMIT :limit OFFSET :offset",
-            unstocked = unstocked.replace("{SEARCH}", search),
+            "SELECT * FROM ({}) ORDER BY {order} {direction}, sku, location_code LIMIT :limit OFFSET :offset",
+            stock_select(query)
         );
-        let text = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let escaped = text.map(like_escape);
+        let search = StockSearch::of(query);
         let conn = self.read();
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt
@@ -205,9 +242,9 @@ impl Store {
                 named_params! {
                     ":archived": query.include_archived,
                     ":location": query.location_id.map(|l| l.0),
-                    ":search": text,
-                    ":prefix": escaped.as_ref().map(|e| format!("{e}%")),
-                    ":contains": escaped.as_ref().map(|e| format!("%{e}%")),
+                    ":search": search.text,
+                    ":prefix": search.prefix,
+                    ":contains": search.contains,
                     ":limit": query.limit,
                     ":offset": query.offset,
                 },
@@ -215,6 +252,26 @@ impl Store {
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// How many rows the stock table has for `query` (its `limit`, `offset` and sort ignored),
+    /// so the UI can size a virtualized table.
+    pub fn stock_count(&self, query: &StockQuery) -> Result<u64> {
+        let sql = format!("SELECT COUNT(*) FROM ({})", stock_select(query));
+        let search = StockSearch::of(query);
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let count = stmt.query_row(
+            named_params! {
+                ":archived": query.include_archived,
+                ":location": query.location_id.map(|l| l.0),
+                ":search": search.text,
+                ":prefix": search.prefix,
+                ":contains": search.contains,
+            },
+            |row| row.get::<_, i64>(0),
+        )?;
+        Ok(count.max(0) as u64)
     }
 
     /// A product's movements, newest first, `limit` at a time. Pass the last row's

@@ -92,6 +92,11 @@ fn stock_search_filters_and_sorts() {
     assert_eq!(by_qty[0].on_hand, 10);
     let second = f.store.stock(&StockQuery { limit: 1, offset: 1, ..Default::default() }).unwrap();
     assert_eq!(second[0], all[1]);
+    let count = |q: StockQuery| f.store.stock_count(&StockQuery { limit: 1, offset: 3, ..q }).unwrap();
+    assert_eq!(count(StockQuery::default()), 4, "the count ignores paging");
+    assert_eq!(count(StockQuery { search: Some("ab".into()), ..Default::default() }), 3);
+    assert_eq!(count(StockQuery { location_id: Some(w2), ..Default::default() }), 1);
+    assert_eq!(count(StockQuery { filter: StockFilter::Low, ..Default::default() }), 1);
 
     f.store.set_negative_stock_policy(smartstock_core::NegativeStockPolicy::Allow).unwrap();
     f.issue(b, w1, 6).unwrap();

@@ -54,6 +54,7 @@ pub struct ImportProgress {
 }
 
 /// What an import did.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ImportReport {
     /// Data rows in the file (the header and blank lines not counted).
@@ -69,6 +70,7 @@ pub struct ImportReport {
 }
 
 /// Why one line of the file was refused.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RowError {
     /// Physical line in the file, from 1 (the header is line 1).

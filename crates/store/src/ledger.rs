@@ -479,30 +479,39 @@ pub(crate) fn pair_digest(tx: &Connection, product: ProductId, location: Locatio
 /// Adds a movement recorded by another device (from a pull), in any arrival order: a movement
 /// already held is skipped; a void cancels its target whether the target arrived before or
 /// after it. Returns whether the movement was new.
+///
+/// One statement writes the row (new or not, with its final sync state and `voided_by`); the
+/// level is updated in the transaction's `WriteCache` and written once per pair by `flush`.
 pub(crate) fn insert_remote(tx: &Connection, cache: &mut WriteCache, movement: &Movement) -> Result<bool> {
-    if sql::movement_by_id(tx, movement.id)?.is_some() {
-        return Ok(false);
-    }
     movement.validate()?;
     cache.product(tx, movement.product_id)?;
     cache.location(tx, movement.location_id)?;
-    let (level, mut digest) = cache.level(tx, movement.product_id, movement.location_id)?;
-    let mut voided_by = None;
-    let after = if movement.kind == MovementKind::Void {
-        cancel_remote_target(tx, level, movement)?
-    } else {
-        voided_by = void_waiting_for(tx, movement.id)?;
-        match voided_by {
-            Some(_) => level,
-            None => level_after(tx, level, movement)?,
-        }
+    let voided_by = match movement.kind {
+        MovementKind::Void => None,
+        _ => void_waiting_for(tx, movement.id)?,
     };
-    sql::insert_movement(tx, movement)?;
-    tx.prepare_cached("UPDATE movements SET sync_state = 'accepted', voided_by = ?2 WHERE id = ?1")?
-        .execute(rusqlite::params![movement.id.0, voided_by.map(|v: MovementId| v.0)])?;
+    if !sql::insert_accepted_movement(tx, movement, voided_by)? {
+        return Ok(false);
+    }
+    let (level, mut digest) = cache.level(tx, movement.product_id, movement.location_id)?;
+    let after = match (movement.kind, voided_by) {
+        (MovementKind::Void, _) => cancel_remote_target(tx, level, movement)?,
+        (_, Some(_)) => level,
+        (_, None) => level_with_stored(tx, level, movement)?,
+    };
     digest.add(movement);
     cache.set_level(movement.product_id, movement.location_id, after, digest);
     Ok(true)
+}
+
+/// The level once `movement`, already written to the ledger, joins the set.
+fn level_with_stored(tx: &Connection, level: Level, movement: &Movement) -> Result<Level> {
+    let Some(entry) = movement.level_entry() else { return Ok(level) };
+    let mut after = level;
+    if after.apply(&entry)? == Applied::NeedsRecompute {
+        after = level_of(&sql::pair_entries(tx, movement.product_id, movement.location_id)?)?;
+    }
+    Ok(after)
 }
 
 /// A void that arrived before the movement it cancels.

@@ -62,6 +62,15 @@ fn clash(e: rusqlite::Error, what: &'static str, code: &str) -> StoreError {
     }
 }
 
+/// Moves the pull cursor back to `to` if it stands beyond it (the server lost feed numbers).
+pub(crate) fn rewind_cursor(conn: &Connection, to: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE settings SET value = CAST(?2 AS TEXT) WHERE key = ?1 AND CAST(value AS INTEGER) > ?2",
+        params![CURSOR_KEY, to],
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// Where the next pull starts (0 before the first).
     pub fn pull_cursor(&self) -> Result<i64> {

@@ -88,6 +88,62 @@ pub fn insert_movement(conn: &Connection, m: &Movement) -> Result<()> {
     Ok(())
 }
 
+/// Inserts a movement the server already accepted (a pulled row), unless a movement with its id
+/// is held already. Returns whether the row was new. Any other clash (a `(device_id, device_seq)`
+/// taken by a different movement) is an error, never silently skipped.
+pub fn insert_accepted_movement(conn: &Connection, m: &Movement, voided_by: Option<MovementId>) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO movements (id, device_id, device_seq, user_id, kind, product_id, location_id, delta, \
+         counted_qty, reason, note, ref, peer_location_id, occurred_at, recorded_at, server_seq, qty_before, \
+         qty_after, sync_state, voided_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+         ?15, ?16, ?17, ?18, 'accepted', ?19) ON CONFLICT (id) DO NOTHING",
+    )?;
+    let values = params![
+        &m.id.as_bytes()[..],
+        &m.device_id.as_bytes()[..],
+        m.device_seq,
+        &m.user_id.as_bytes()[..],
+        m.kind.as_str(),
+        &m.product_id.as_bytes()[..],
+        &m.location_id.as_bytes()[..],
+        m.delta,
+        m.counted_qty,
+        m.reason.map(|r| r.as_str()),
+        m.note,
+        m.reference,
+        m.peer_location_id.as_ref().map(|l| &l.as_bytes()[..]),
+        m.occurred_at.millis(),
+        m.recorded_at.millis(),
+        m.server_seq,
+        m.qty_before,
+        m.qty_after,
+        voided_by.as_ref().map(|v| &v.as_bytes()[..]),
+    ];
+    let inserted = match stmt.execute(values) {
+        Err(e) if is_server_seq_clash(&e) => {
+            // A number this device holds from before the server was restored from a backup: the
+            // restored server handed it out anew, so the old holder loses it.
+            release_server_seq(conn, m.server_seq.unwrap_or_default(), m.id)?;
+            stmt.execute(values)?
+        }
+        other => other?,
+    };
+    Ok(inserted == 1)
+}
+
+fn is_server_seq_clash(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, Some(text))
+        if f.code == rusqlite::ErrorCode::ConstraintViolation && text.contains("movements.server_seq"))
+}
+
+/// Takes `server_seq` away from any movement but `keep` that still holds it (a number from before
+/// the server was restored from an older backup; the server has given it to another movement).
+pub fn release_server_seq(conn: &Connection, server_seq: i64, keep: MovementId) -> Result<()> {
+    conn.prepare_cached("UPDATE movements SET server_seq = NULL WHERE server_seq = ?1 AND id <> ?2")?
+        .execute(params![server_seq, keep.0])?;
+    Ok(())
+}
+
 /// One movement by id, with whether it is voided (`voided_by`) and its sync state.
 pub fn movement_by_id(conn: &Connection, id: MovementId) -> Result<Option<(Movement, Option<MovementId>, String)>> {
     let sql = format!("SELECT {MOVEMENT_COLUMNS}, voided_by, sync_state FROM movements WHERE id = ?1");

@@ -9,10 +9,10 @@ use crate::credentials::CredentialStore;
 use crate::error::{Result, SyncError};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use smartstock_core::wire::{PullPage, PushRequest, PushResponse, WIRE_VERSION};
-use smartstock_core::{DeviceId, Movement, UserId};
+use smartstock_core::{AlertId, DeviceId, Movement, UserId};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -149,7 +149,7 @@ impl ServerClient {
         let mut tried = Vec::new();
         for candidate in candidates.iter().rev() {
             let body = json!({ "refresh_token": candidate, "next_refresh_token": next });
-            match self.send::<Tokens>(Method::POST, "/api/v1/auth/refresh", Some(&body), None).await {
+            match self.send::<Tokens, Value>(Method::POST, "/api/v1/auth/refresh", Some(&body), None).await {
                 Ok(tokens) => {
                     self.keep(&tokens);
                     return Ok(tokens.user);
@@ -166,11 +166,11 @@ impl ServerClient {
         Err(SyncError::Unauthorized(tried.pop().unwrap_or_else(|| "the session ended".into())))
     }
 
-    async fn send<T: DeserializeOwned>(
+    async fn send<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<&B>,
         token: Option<&str>,
     ) -> Result<T> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
@@ -189,6 +189,9 @@ impl ServerClient {
                 Some(clock_offset_ms(sent, local_ms(), server_ms));
         }
         let status = response.status();
+        if status == StatusCode::NO_CONTENT {
+            return serde_json::from_value(Value::Null).map_err(|e| SyncError::Protocol(e.to_string()));
+        }
         if status.is_success() {
             return response.json().await.map_err(|e| SyncError::Protocol(e.to_string()));
         }
@@ -205,7 +208,12 @@ impl ServerClient {
     }
 
     /// A signed-in request; on 401 it refreshes once and retries.
-    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&Value>) -> Result<T> {
+    async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T> {
         if self.access().is_none() {
             self.refresh().await?;
         }
@@ -255,6 +263,30 @@ impl ServerClient {
         Ok(())
     }
 
+    /// Changes the signed-in user's password (also the forced change after a bootstrap or reset
+    /// password); the session stays signed in.
+    pub async fn change_password(&self, current: &str, new: &str) -> Result<()> {
+        let body = json!({ "current_password": current, "new_password": new });
+        self.call(Method::POST, "/api/v1/auth/password", Some(&body)).await
+    }
+
+    /// Ends the session on the server (both tokens stop working) and forgets the refresh token
+    /// here, even when the server cannot be reached.
+    pub async fn sign_out(&self) -> Result<()> {
+        let result = match self.access() {
+            Some(token) => self.send::<(), Value>(Method::POST, "/api/v1/auth/logout", None, Some(&token)).await,
+            None => Ok(()),
+        };
+        *self.access.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.credentials.clear();
+        result
+    }
+
+    /// Resolves an alert on the server (a manager's acknowledgement, audited there).
+    pub async fn resolve_alert(&self, alert: AlertId) -> Result<()> {
+        self.call(Method::POST, &format!("/api/v1/alerts/{alert}/resolve"), None::<&Value>).await
+    }
+
     /// Binds the device id to the signed-in user; returns the server's last acknowledged seq.
     pub async fn register_device(&self, device: DeviceId, name: &str) -> Result<i64> {
         let body = json!({ "device_id": device, "name": name });
@@ -265,13 +297,13 @@ impl ServerClient {
     /// Pushes movements of `device` (ascending `device_seq`).
     pub async fn push(&self, device: DeviceId, movements: &[Movement]) -> Result<PushResponse> {
         let request = PushRequest { v: WIRE_VERSION, device_id: device, movements: movements.to_vec() };
-        let body = serde_json::to_value(&request).map_err(|e| SyncError::Protocol(e.to_string()))?;
-        self.call(Method::POST, "/api/v1/sync/push", Some(&body)).await
+        self.call(Method::POST, "/api/v1/sync/push", Some(&request)).await
     }
 
     /// One page after `after`.
     pub async fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
-        self.call(Method::GET, &format!("/api/v1/sync/pull?device_id={device}&after={after}&limit={limit}"), None).await
+        let path = format!("/api/v1/sync/pull?device_id={device}&after={after}&limit={limit}");
+        self.call(Method::GET, &path, None::<&Value>).await
     }
 }
 

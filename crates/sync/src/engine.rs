@@ -77,6 +77,12 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Movements per push request (about 1 MiB of JSON; the server takes 4 MiB by default).
+pub const PUSH_BATCH: u32 = 2_000;
+
+/// Items per pull page: the most the server hands out in one page.
+pub const PULL_PAGE: u32 = 10_000;
+
 /// What one pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
@@ -118,8 +124,8 @@ impl SyncEngine {
             client,
             device_name: device_name.into(),
             registered: AtomicBool::new(false),
-            batch: 500,
-            page: 1000,
+            batch: PUSH_BATCH,
+            page: PULL_PAGE,
             kick: Notify::new(),
             status,
         }
@@ -239,7 +245,16 @@ impl SyncEngine {
         Ok(report)
     }
 
+    /// Pushes the whole outbox (no pull): what `sync_once` does first.
+    #[tracing::instrument(skip_all)]
+    pub async fn push_pending(&self) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        self.push_all(&mut report).await?;
+        Ok(report)
+    }
+
     async fn push_all(&self, report: &mut SyncReport) -> Result<()> {
+        let mut recoveries = 0u32;
         loop {
             let device = self.device().await?;
             let (store, batch) = (self.store.clone(), self.batch);
@@ -249,40 +264,86 @@ impl SyncEngine {
             }
             match self.client.push(device, &pending).await {
                 Ok(response) => {
+                    recoveries = 0;
                     let store = self.store.clone();
                     let summary = blocking(move || store.acknowledge(&response.outcomes)).await?;
                     report.pushed += pending.len() as u64;
                     report.accepted += summary.accepted;
                     report.rejected += summary.rejected;
                 }
-                Err(SyncError::Server { code, .. }) if code == "device_restored" || code == "device_taken" => {
-                    tracing::warn!(%code, "this database was restored or copied: registering as a new device");
-                    let store = self.store.clone();
-                    blocking(move || store.rebind_device(DeviceId::new_random())).await?;
-                    self.registered.store(false, Ordering::SeqCst);
+                Err(e) if recoveries < MAX_RECOVERIES => {
+                    recoveries += 1;
+                    self.recover(e).await?;
                 }
                 Err(e) => return Err(e),
             }
         }
     }
 
+    /// Handles a refused push the device can fix by itself, or returns the error.
+    async fn recover(&self, error: SyncError) -> Result<()> {
+        match error {
+            SyncError::Server { code, .. } if code == "device_restored" || code == "device_taken" => {
+                tracing::warn!(%code, "this database was restored or copied: registering as a new device");
+                let store = self.store.clone();
+                blocking(move || store.rebind_device(DeviceId::new_random())).await?;
+                self.registered.store(false, Ordering::SeqCst);
+                Ok(())
+            }
+            SyncError::Server { status: 404, code, .. } if code == "not_found" => {
+                // The server does not know this device (it was restored from a backup older
+                // than the registration): register again.
+                self.registered.store(false, Ordering::SeqCst);
+                Ok(())
+            }
+            SyncError::SequenceGap { last_acknowledged } => {
+                // The server lost movements it had acknowledged (restored from an older
+                // backup): send them again; their ids make the resend count once.
+                let store = self.store.clone();
+                let resent = blocking(move || store.resend_after(last_acknowledged)).await?;
+                tracing::warn!(last_acknowledged, resent, "the server lost acknowledged movements: resending");
+                if resent == 0 {
+                    return Err(SyncError::Protocol(format!(
+                        "the server holds this device's movements up to {last_acknowledged} and reports a gap, \
+                         but this device has nothing after that to resend"
+                    )));
+                }
+                Ok(())
+            }
+            other => Err(other),
+        }
+    }
+
+    /// Pulls pages until the server has no more. The next page is fetched while the current one
+    /// is applied (each page with its cursor in one local transaction, in feed order).
     async fn pull_all(&self, report: &mut SyncReport) -> Result<()> {
         let device = self.device().await?;
+        let store = self.store.clone();
+        let after = blocking(move || store.pull_cursor()).await?;
+        let mut page = self.client.pull(device, after, self.page).await?;
         loop {
+            let (has_more, next_after) = (page.has_more, page.next_after);
             let store = self.store.clone();
-            let after = blocking(move || store.pull_cursor()).await?;
-            let page = self.client.pull(device, after, self.page).await?;
-            let has_more = page.has_more;
-            let store = self.store.clone();
-            let applied = blocking(move || store.apply_pull(&page)).await?;
+            let apply = blocking(move || store.apply_pull(&page));
+            let (applied, next) = if has_more {
+                let (applied, next) = tokio::join!(apply, self.client.pull(device, next_after, self.page));
+                (applied?, Some(next))
+            } else {
+                (apply.await?, None)
+            };
             report.pulled += applied.movements;
             report.cursor = applied.cursor;
-            if !has_more {
-                return Ok(());
+            match next {
+                Some(next) => page = next?,
+                None => return Ok(()),
             }
         }
     }
 }
+
+/// How many self-repairs (new identity, registration, resend) one push may make in a row
+/// before the engine gives up and reports the error.
+const MAX_RECOVERIES: u32 = 3;
 
 #[cfg(test)]
 mod tests {

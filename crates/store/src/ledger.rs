@@ -213,12 +213,25 @@ impl Store {
         let now = self.clock().now();
         let mut conn = self.write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut stamp = Stamp::begin(&tx, actor, now, occurred_at)?;
-        let movements = record_intent(&tx, &mut stamp, intent)?;
-        stamp.finish(&tx)?;
+        let movements = record_in(&tx, actor, now, intent, occurred_at)?;
         tx.commit()?;
         Ok(Recorded { movements })
     }
+}
+
+/// Records `intent` inside the caller's transaction (which commits): stamps, rows, levels and
+/// the next sequence number.
+pub(crate) fn record_in(
+    tx: &Transaction<'_>,
+    actor: Actor,
+    now: Timestamp,
+    intent: &MovementIntent,
+    occurred_at: Option<Timestamp>,
+) -> Result<Vec<Movement>> {
+    let mut stamp = Stamp::begin(tx, actor, now, occurred_at)?;
+    let movements = record_intent(tx, &mut stamp, intent)?;
+    stamp.finish(tx)?;
+    Ok(movements)
 }
 
 fn record_intent(tx: &Transaction<'_>, stamp: &mut Stamp, intent: &MovementIntent) -> Result<Vec<Movement>> {

@@ -22,6 +22,7 @@ mod ledger;
 pub mod outbox;
 pub mod queries;
 pub mod reconcile;
+pub mod rejections;
 pub mod remote;
 pub mod schema;
 pub mod sql;

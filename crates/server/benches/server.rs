@@ -9,7 +9,8 @@
 //!   while and pulling after each push; p50/p99 push latency; then the saturation rate (devices
 //!   pushing as fast as they can).
 //!
-//! Prints `BENCH <name> <value> <unit> baseline=<value> ratio=<value>` lines.
+//! Prints `BENCH <name> <value> <unit> baseline=<value> ratio=<value>` lines. `BENCH_BACKENDS`
+//! (default `sqlite,postgres`) picks the backends; PostgreSQL needs `DATABASE_URL`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use smartstock_core::ids::NewRandom;
@@ -351,23 +352,37 @@ fn main() {
     let rounds = env_usize("BENCH_LOAD_ROUNDS", 10);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let rows = sample_rows(count);
+    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    if backends.split(',').any(|b| b.trim() == "sqlite") {
+        bench_sqlite(&runtime, dir.path(), &rows, devices, rounds);
+    }
+    if backends.split(',').any(|b| b.trim() == "postgres") {
+        bench_postgres(&runtime, &rows, devices, rounds);
+    }
+}
 
-    eprintln!("bench-server: SQLite backend (synchronous=FULL), data in {}", dir.path().display());
-    let raw = raw_insert(&dir.path().join("raw.db"), &rows);
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("server.db")).unwrap());
+fn bench_sqlite(runtime: &tokio::runtime::Runtime, dir: &Path, rows: &[Movement], devices: usize, rounds: usize) {
+    let count = rows.len();
+    eprintln!("bench-server: SQLite backend (synchronous=FULL), data in {}", dir.display());
+    let raw = raw_insert(&dir.join("raw.db"), rows);
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.join("server.db")).unwrap());
     let catalog = seed(storage.as_ref(), 100);
     let served = runtime.block_on(server_push_rate(storage, &catalog, count));
     bench_line("server.sqlite.push", served, "movements/s", raw);
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("load.db")).unwrap());
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.join("load.db")).unwrap());
     let catalog = seed(storage.as_ref(), 100);
     let (p50, p99, rate) = runtime.block_on(load(storage, catalog, devices, rounds, Duration::from_secs(1)));
     eprintln!("load: {devices} devices x {rounds} pushes, {rate:.0} pushes/s achieved");
     bench_line("server.sqlite.load_push_p50", p50.as_secs_f64() * 1e3, "ms", 50.0);
     bench_line("server.sqlite.load_push_p99", p99.as_secs_f64() * 1e3, "ms", 50.0);
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.path().join("saturation.db")).unwrap());
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.join("saturation.db")).unwrap());
     let catalog = seed(storage.as_ref(), 100);
     let (_, _, saturation) = runtime.block_on(load(storage, catalog, 64, 50, Duration::ZERO));
     bench_line("server.sqlite.saturation", saturation, "pushes/s", devices as f64);
+}
+
+fn bench_postgres(runtime: &tokio::runtime::Runtime, rows: &[Movement], devices: usize, rounds: usize) {
+    let count = rows.len();
 
     let Ok(url) = std::env::var("DATABASE_URL") else {
         eprintln!("bench-server: DATABASE_URL unset, PostgreSQL skipped (make bench-server sets it)");
@@ -376,7 +391,7 @@ fn main() {
     let tag = std::process::id();
     let (raw_schema, server_schema) = (format!("bench_raw_{tag}"), format!("bench_server_{tag}"));
     eprintln!("bench-server: PostgreSQL backend, schemas {raw_schema} and {server_schema}");
-    let raw = raw_insert_postgres(&url, &raw_schema, &rows);
+    let raw = raw_insert_postgres(&url, &raw_schema, rows);
     let storage: Arc<dyn Storage> =
         Arc::new(smartstock_server::storage::postgres::PgStorage::connect_in_schema(&url, &server_schema).unwrap());
     let catalog = seed(storage.as_ref(), 100);
@@ -393,6 +408,14 @@ fn main() {
     bench_line("server.postgres.load_push_p99", p99.as_secs_f64() * 1e3, "ms", 50.0);
     std::thread::spawn(move || drop(storage)).join().unwrap();
     drop_schema(&url, &load_schema);
+    let saturation_schema = format!("bench_saturation_{tag}");
+    let storage: Arc<dyn Storage> =
+        Arc::new(smartstock_server::storage::postgres::PgStorage::connect_in_schema(&url, &saturation_schema).unwrap());
+    let catalog = seed(storage.as_ref(), 100);
+    let (_, _, saturation) = runtime.block_on(load(storage.clone(), catalog, 64, 50, Duration::ZERO));
+    bench_line("server.postgres.saturation", saturation, "pushes/s", devices as f64);
+    std::thread::spawn(move || drop(storage)).join().unwrap();
+    drop_schema(&url, &saturation_schema);
     drop_schema(&url, &raw_schema);
     drop_schema(&url, &server_schema);
 }

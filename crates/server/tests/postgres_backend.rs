@@ -297,3 +297,93 @@ fn same_answers_as_the_sqlite_backend() {
         PushRequest { v: WIRE_VERSION, device_id: device, movements: batch.to_vec() }
     }
 }
+
+/// A group of pushes (what concurrent pushes become: one transaction, one commit) gives every
+/// push the result it gets when the same pushes run one by one: a refused push (here a gap) writes
+/// nothing and stops no other, a movement copied to another device in the same group counts
+/// once, and an alert raised earlier in the group is not raised again.
+#[test]
+fn a_push_group_answers_as_the_pushes_one_by_one() {
+    use backend_suite::{location, movement, product, pusher, user, NOW};
+    use smartstock_core::wire::{PushRequest, WIRE_VERSION};
+    use smartstock_core::{DeviceId, MovementKind};
+    use smartstock_server::storage::push::PushJob;
+    use smartstock_server::storage::Role;
+
+    let (Some(grouped), Some(alone)) = (open("group"), open("group_alone")) else {
+        println!("skipped a_push_group_answers_as_the_pushes_one_by_one: set DATABASE_URL");
+        return;
+    };
+    let (p, l) = (product("SKU-1"), location("WH1"));
+    let devices: Vec<DeviceId> = (0..4).map(|_| DeviceId(uuid::Uuid::now_v7())).collect();
+    let mut requests = Vec::new();
+    let mut results = Vec::new();
+    for (round, storage) in [&grouped, &alone].into_iter().enumerate() {
+        let manager = user(&**storage, "manager", Role::Manager, &[]);
+        storage.save_product(manager, &p, NOW).unwrap();
+        storage.save_location(manager, &l, NOW).unwrap();
+        for id in &devices {
+            assert_eq!(storage.register_device(manager, *id, "test device", NOW).unwrap(), 0);
+        }
+        let who = pusher(manager, Role::Manager, &[]);
+        if round == 0 {
+            let [a, b, c, d] = devices[..] else { unreachable!() };
+            let first_of_c = movement(c, 1, manager, MovementKind::Receive, p.id, l.id, 5);
+            let first_of_a = movement(a, 1, manager, MovementKind::Receive, p.id, l.id, 3);
+            let copied = smartstock_core::Movement { device_id: c, device_seq: 2, ..first_of_a.clone() };
+            requests = vec![
+                vec![first_of_c.clone()],
+                vec![first_of_a, movement(a, 2, manager, MovementKind::Issue, p.id, l.id, -10)],
+                vec![movement(b, 2, manager, MovementKind::Issue, p.id, l.id, -1)],
+                vec![first_of_c, copied],
+                vec![movement(d, 1, manager, MovementKind::Issue, p.id, l.id, -1)],
+            ];
+        }
+        let requests: Vec<PushRequest> = requests
+            .iter()
+            .map(|movements| PushRequest {
+                v: WIRE_VERSION,
+                device_id: movements[0].device_id,
+                movements: movements.clone(),
+            })
+            .collect();
+        // c's first push alone, then the rest: as a group, or one by one.
+        let mut outcomes = vec![storage.push(&who, &requests[0], NOW)];
+        if round == 0 {
+            let jobs: Vec<PushJob<'_>> =
+                requests[1..].iter().map(|request| PushJob { pusher: &who, request, now: NOW }).collect();
+            outcomes.extend(grouped.storage.as_ref().unwrap().push_group(&jobs));
+        } else {
+            outcomes.extend(requests[1..].iter().map(|request| storage.push(&who, request, NOW)));
+        }
+        results.push(
+            outcomes
+                .into_iter()
+                .map(|result| match result {
+                    // Alert ids are random: compare everything else.
+                    Ok(outcomes) => {
+                        let mut json = serde_json::to_value(outcomes).unwrap();
+                        for outcome in json.as_array_mut().unwrap() {
+                            if let Some(alert) = outcome.pointer_mut("/outcome/alert") {
+                                alert.as_object_mut().unwrap().remove("id");
+                            }
+                        }
+                        json.to_string()
+                    }
+                    Err(e) => format!("refused: {e}"),
+                })
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(storage.register_device(manager, devices[1], "test device", NOW).unwrap(), 0, "b wrote nothing");
+        assert_eq!(storage.stock(Some(l.id)).unwrap()[0].on_hand, 5 + 3 - 10 - 1);
+        assert_eq!(storage.alerts(true).unwrap().len(), 1, "one negative_stock alert");
+    }
+    assert!(results[0][2].starts_with("refused: device sequence gap"), "{:?}", results[0]);
+    assert!(results[0][2..].iter().filter(|r| r.starts_with("refused")).count() == 1, "{:?}", results[0]);
+    assert_eq!(results[0], results[1]);
+    assert_eq!(
+        grouped.checksum(p.id, l.id).unwrap(),
+        alone.checksum(p.id, l.id).unwrap(),
+        "the same ledger either way"
+    );
+}

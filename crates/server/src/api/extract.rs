@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::token_hash;
-use crate::storage::{Role, SessionRecord, UserRecord};
+use crate::storage::{RateLimit, Role, SessionRecord, UserRecord};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -75,8 +75,12 @@ async fn session_from(parts: &Parts, state: &AppState) -> Result<Session, ApiErr
         .ok_or_else(|| ApiError::unauthenticated("sign in first: send Authorization: Bearer <access token>"))?;
     let hash = token_hash(token.trim());
     let now = super::now();
-    let found: Option<SessionRecord> = state.blocking(move |s| s.session_by_access(&hash, now)).await?;
-    let record = found.ok_or_else(|| {
+    let (max, limit) = (
+        state.settings.api_requests_per_minute,
+        RateLimit { window_ms: 60_000, max: state.settings.api_requests_per_minute },
+    );
+    let found: Option<(SessionRecord, bool)> = state.blocking(move |s| s.authenticate(&hash, limit, now)).await?;
+    let (record, within_limit) = found.ok_or_else(|| {
         tracing::warn!(target: "auth", "request with an unknown or expired access token");
         ApiError::unauthenticated("the access token is expired or revoked; refresh it or sign in again")
     })?;
@@ -84,8 +88,7 @@ async fn session_from(parts: &Parts, state: &AppState) -> Result<Session, ApiErr
         tracing::warn!(target: "auth", user = %record.user.username, "request from a disabled user");
         return Err(ApiError::unauthenticated("this account is disabled; ask an administrator"));
     }
-    let (key, max) = (format!("api:user:{}", record.user.id), state.settings.api_requests_per_minute);
-    if !state.blocking(move |s| s.rate_limit(&key, 60_000, max, now)).await? {
+    if !within_limit {
         tracing::warn!(target: "auth", user = %record.user.username, "API rate limit reached");
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -137,6 +137,20 @@ pub struct Pusher {
     pub locations: Vec<LocationId>,
 }
 
+/// A fixed-window rate limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Window length.
+    pub window_ms: i64,
+    /// Most requests in one window.
+    pub max: i64,
+}
+
+/// The key a user's API requests count against.
+pub fn api_rate_key(user: UserId) -> String {
+    format!("api:user:{user}")
+}
+
 /// One cached level, for stock queries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLevel {
@@ -241,6 +255,20 @@ pub trait Storage: Send + Sync + 'static {
     fn revoke_session(&self, session_id: uuid::Uuid, now: Timestamp) -> Result<()>;
     /// Counts one attempt against `key` in a fixed window; `false` when over `max`.
     fn rate_limit(&self, key: &str, window_ms: i64, max: i64, now: Timestamp) -> Result<bool>;
+    /// What every signed-in request needs: the live session of an access token, and whether this
+    /// request is within its user's API limit (counted against [`api_rate_key`], as
+    /// [`Storage::rate_limit`] would). An unknown token counts nothing. A backend with round
+    /// trips answers it in one.
+    fn authenticate(
+        &self,
+        access_hash: &[u8; 32],
+        limit: RateLimit,
+        now: Timestamp,
+    ) -> Result<Option<(SessionRecord, bool)>> {
+        let Some(record) = self.session_by_access(access_hash, now)? else { return Ok(None) };
+        let within = self.rate_limit(&api_rate_key(record.user.id), limit.window_ms, limit.max, now)?;
+        Ok(Some((record, within)))
+    }
 
     /// Binds a device id to a user (idempotent for the same user). Returns the device's last
     /// acknowledged sequence number.

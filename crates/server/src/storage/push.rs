@@ -1,7 +1,10 @@
 //! The push, once for every backend (DESIGN.md, "Identity, ordering, exactly-once"), as plan then
 //! act: the backend reads what the batch needs in a few set-based queries, this module decides
 //! every movement in memory, and the backend writes the whole result in a few set-based
-//! statements — all in the backend's one push transaction.
+//! statements — all in the backend's one push transaction. Several pushes of distinct devices
+//! can share that transaction ([`push_group`]): a backend whose commit is the costly part
+//! (PostgreSQL's WAL flush) commits concurrent pushes together, with the result they would have
+//! had one after the other.
 //!
 //! Per movement, in request order: a replay returns its stored outcome; a different movement
 //! under a used sequence number refuses the batch (restored database); a gap refuses the batch; a
@@ -25,18 +28,17 @@ use std::collections::{HashMap, HashSet};
 /// A product × location pair.
 pub type Pair = (ProductId, LocationId);
 
-/// Everything one push writes, for the backend to store in set-based statements.
+/// Everything one push (or one group of pushes) writes, for the backend to store in set-based
+/// statements.
 #[derive(Debug, Default)]
 pub struct PushWrites {
-    /// The pushing device.
-    pub device: Option<DeviceId>,
-    /// Its new last acknowledged sequence number.
-    pub last_seq: i64,
+    /// The new last acknowledged sequence number of each device that pushed new movements.
+    pub devices: Vec<(DeviceId, i64)>,
     /// Accepted movements, with `server_seq`, in feed order.
     pub movements: Vec<Movement>,
     /// Outcomes to keep in `received` under (device, seq): rejections, and movements the server
-    /// already held arriving under a new number. (seq, movement id, outcome).
-    pub received: Vec<(i64, MovementId, Outcome)>,
+    /// already held arriving under a new number. (device, seq, movement id, outcome).
+    pub received: Vec<(DeviceId, i64, MovementId, Outcome)>,
     /// (target, void) pairs: the target is cancelled by the void.
     pub voided: Vec<(MovementId, MovementId)>,
     /// Alerts raised, with their feed numbers.
@@ -49,13 +51,13 @@ pub struct PushWrites {
 
 /// A backend's reads and its one write inside its push transaction.
 pub trait PushTx {
-    /// The device's owner and last acknowledged sequence number (locking its row where the
-    /// backend has concurrent writers).
-    fn device(&mut self, id: DeviceId) -> Result<Option<(UserId, i64)>>;
-    /// Outcomes stored under these sequence numbers of the device: (seq, movement id, outcome) —
-    /// of movements accepted under that number (from the movement row and the first alert it
+    /// Owner and last acknowledged sequence number of the devices among `ids` that exist (locking
+    /// their rows, in id order, where the backend has concurrent writers).
+    fn devices(&mut self, ids: &[DeviceId]) -> Result<Vec<(DeviceId, UserId, i64)>>;
+    /// Outcomes stored under these (device, seq) keys: (device, seq, movement id, outcome) — of
+    /// movements accepted under that number (from the movement row and the first alert it
     /// raised) and of the rows of `received`.
-    fn received_by_seqs(&mut self, device: DeviceId, seqs: &[i64]) -> Result<Vec<(i64, MovementId, Outcome)>>;
+    fn received_by_seqs(&mut self, keys: &[(DeviceId, i64)]) -> Result<Vec<(DeviceId, i64, MovementId, Outcome)>>;
     /// Outcomes stored for these movement ids, under any (device, seq): accepted ones from their
     /// movement row, the others from `received`.
     fn received_by_ids(&mut self, ids: &[MovementId]) -> Result<Vec<(MovementId, Outcome)>>;
@@ -80,76 +82,202 @@ pub trait PushTx {
     fn write(&mut self, writes: &PushWrites) -> Result<()>;
 }
 
-/// Applies a push inside the backend's transaction.
+/// One push of a group: who pushes what, and when the server received it.
+#[derive(Clone, Copy, Debug)]
+pub struct PushJob<'a> {
+    /// The authenticated user.
+    pub pusher: &'a Pusher,
+    /// The batch.
+    pub request: &'a PushRequest,
+    /// Reception time (alerts are raised at it).
+    pub now: Timestamp,
+}
+
+/// Applies one push inside the backend's transaction.
 pub fn push(
     tx: &mut dyn PushTx,
     pusher: &Pusher,
     request: &PushRequest,
     now: Timestamp,
 ) -> Result<Vec<MovementOutcome>> {
-    if request.v != WIRE_VERSION {
-        return Err(ValidationError::new("v", format!("this server speaks wire version {WIRE_VERSION}")).into());
+    let mut results = push_group(tx, &[PushJob { pusher, request, now }])?;
+    results.pop().unwrap_or_else(|| Err(StorageError::Database("a push group lost its only push".into())))
+}
+
+/// Applies several pushes, each of another device, inside one backend transaction, exactly as if
+/// they ran one after the other in the order given: one result per job. A refused job (gap,
+/// restored database, unknown device, …) gets its error and writes nothing; the others go on.
+/// `Err` means the group failed as a whole (a database error, or a level that left the range of
+/// an `i64` while deciding): the caller rolls the transaction back and may run each job alone.
+pub fn push_group(tx: &mut dyn PushTx, jobs: &[PushJob<'_>]) -> Result<Vec<Result<Vec<MovementOutcome>>>> {
+    if unique(jobs.iter().map(|j| j.request.device_id)).len() != jobs.len() {
+        return Err(StorageError::Database("a push group holds two pushes of one device".into()));
     }
-    if pusher.role == Role::Viewer {
-        return Err(StorageError::Forbidden("viewers cannot record movements".into()));
-    }
-    let device = request.device_id;
-    let acknowledged = match tx.device(device)? {
-        None => return Err(StorageError::NotFound { what: "device", key: format!("{device} (register it first)") }),
-        Some((owner, _)) if owner != pusher.user_id => {
-            return Err(StorageError::Forbidden(format!("device {device} is registered to another user")))
-        }
-        Some((_, last)) => last,
-    };
-    if let Some(m) = request.movements.iter().find(|m| m.device_id != device) {
-        return Err(ValidationError::new("device_id", format!("movement {} carries another device's id", m.id)).into());
-    }
-    let old_seqs: Vec<i64> = request.movements.iter().map(|m| m.device_seq).filter(|s| *s <= acknowledged).collect();
-    let replays: HashMap<i64, (MovementId, Outcome)> = match old_seqs.is_empty() {
-        true => HashMap::new(),
-        false => tx.received_by_seqs(device, &old_seqs)?.into_iter().map(|(s, id, o)| (s, (id, o))).collect(),
-    };
-    let fresh: Vec<&Movement> = request.movements.iter().filter(|m| m.device_seq > acknowledged).collect();
+    let plans = plan_all(tx, jobs)?;
+    let fresh: Vec<&Movement> = plans
+        .iter()
+        .zip(jobs)
+        .filter_map(|(plan, job)| plan.as_ref().ok().map(|plan| (plan, job)))
+        .flat_map(|(plan, job)| plan.fresh(job.request))
+        .collect();
     let mut batch = match fresh.is_empty() {
         true => None,
         false => Some(Batch::prefetch(tx, &fresh)?),
     };
-    let mut writes = PushWrites { device: Some(device), last_seq: acknowledged, ..PushWrites::default() };
-    let mut outcomes = Vec::with_capacity(request.movements.len());
-    for m in &request.movements {
-        let outcome = if m.device_seq <= acknowledged {
-            match replays.get(&m.device_seq) {
-                Some((stored_id, outcome)) if *stored_id == m.id => outcome.clone(),
-                Some(_) => return Err(StorageError::DeviceRestored { device_seq: m.device_seq }),
-                None => return Err(StorageError::SequenceGap { last_acknowledged: acknowledged }),
-            }
-        } else {
-            if m.device_seq != writes.last_seq + 1 {
-                // The whole batch rolls back: the server holds what it held before this push.
-                return Err(StorageError::SequenceGap { last_acknowledged: acknowledged });
-            }
-            let Some(batch) = batch.as_mut() else {
-                return Err(StorageError::SequenceGap { last_acknowledged: acknowledged });
-            };
-            let (outcome, stored_here) = match batch.known_outcome(m.id) {
-                Some(stored) => (stored, false),
-                None => (batch.accept_or_reject(pusher, m, now, &mut writes)?, true),
-            };
-            batch.outcomes.insert(m.id, outcome.clone());
-            // An accepted movement's row holds its (device, seq) and outcome; `received` keeps
-            // the rest: rejections, and known movements arriving under another number.
-            if !stored_here || matches!(outcome, Outcome::Rejected { .. }) {
-                writes.received.push((m.device_seq, m.id, outcome.clone()));
-            }
-            writes.last_seq = m.device_seq;
-            outcome
-        };
-        outcomes.push(MovementOutcome { id: m.id, device_seq: m.device_seq, outcome });
+    let mut writes = PushWrites::default();
+    let mut results = Vec::with_capacity(jobs.len());
+    for (plan, job) in plans.into_iter().zip(jobs) {
+        results.push(match (plan, batch.as_mut()) {
+            (Err(refused), _) => Err(refused),
+            (Ok(plan), Some(batch)) => Ok(decide(batch, job, plan, &mut writes)?),
+            (Ok(plan), None) => Ok(plan.replayed_outcomes(job.request)),
+        });
     }
     if let Some(batch) = batch {
         writes.feed_seq = Some(batch.feed);
         writes.levels = batch.changed_levels();
         tx.write(&writes)?;
+    }
+    Ok(results)
+}
+
+/// What a push does with each of its movements, known before anything is decided.
+enum Step {
+    /// A replay: the outcome stored under its (device, seq).
+    Stored(Outcome),
+    /// A new movement, to accept or reject.
+    Fresh,
+}
+
+/// A push that passed every check that can refuse it as a whole.
+struct Plan {
+    steps: Vec<Step>,
+}
+
+impl Plan {
+    fn fresh<'r>(&self, request: &'r PushRequest) -> Vec<&'r Movement> {
+        request.movements.iter().zip(&self.steps).filter(|(_, s)| matches!(s, Step::Fresh)).map(|(m, _)| m).collect()
+    }
+
+    /// The outcomes of a push made only of replays.
+    fn replayed_outcomes(self, request: &PushRequest) -> Vec<MovementOutcome> {
+        request
+            .movements
+            .iter()
+            .zip(self.steps)
+            .filter_map(|(m, step)| match step {
+                Step::Stored(outcome) => Some(MovementOutcome { id: m.id, device_seq: m.device_seq, outcome }),
+                Step::Fresh => None,
+            })
+            .collect()
+    }
+}
+
+/// Checks every job (wire version, role, device, sequence numbers) with two set-based reads: the
+/// device rows, then the outcomes stored under the sequence numbers already acknowledged.
+fn plan_all(tx: &mut dyn PushTx, jobs: &[PushJob<'_>]) -> Result<Vec<Result<Plan>>> {
+    let ids = unique(jobs.iter().map(|j| j.request.device_id));
+    let devices: HashMap<DeviceId, (UserId, i64)> =
+        tx.devices(&ids)?.into_iter().map(|(id, owner, last)| (id, (owner, last))).collect();
+    let acknowledged: Vec<Result<i64>> =
+        jobs.iter().map(|job| check(job, devices.get(&job.request.device_id))).collect();
+    let keys: Vec<(DeviceId, i64)> = jobs
+        .iter()
+        .zip(&acknowledged)
+        .filter_map(|(job, ack)| ack.as_ref().ok().map(|ack| (job, *ack)))
+        .flat_map(|(job, ack)| {
+            job.request.movements.iter().filter(move |m| m.device_seq <= ack).map(|m| (m.device_id, m.device_seq))
+        })
+        .collect();
+    let replays: HashMap<(DeviceId, i64), (MovementId, Outcome)> = match keys.is_empty() {
+        true => HashMap::new(),
+        false => tx.received_by_seqs(&keys)?.into_iter().map(|(d, s, id, o)| ((d, s), (id, o))).collect(),
+    };
+    Ok(jobs.iter().zip(acknowledged).map(|(job, ack)| ack.and_then(|ack| plan(job.request, ack, &replays))).collect())
+}
+
+/// The checks that refuse a push before its movements are looked at; the device's last
+/// acknowledged sequence number.
+fn check(job: &PushJob<'_>, device: Option<&(UserId, i64)>) -> Result<i64> {
+    let request = job.request;
+    if request.v != WIRE_VERSION {
+        return Err(ValidationError::new("v", format!("this server speaks wire version {WIRE_VERSION}")).into());
+    }
+    if job.pusher.role == Role::Viewer {
+        return Err(StorageError::Forbidden("viewers cannot record movements".into()));
+    }
+    let id = request.device_id;
+    let acknowledged = match device {
+        None => return Err(StorageError::NotFound { what: "device", key: format!("{id} (register it first)") }),
+        Some((owner, _)) if *owner != job.pusher.user_id => {
+            return Err(StorageError::Forbidden(format!("device {id} is registered to another user")))
+        }
+        Some((_, last)) => *last,
+    };
+    if let Some(m) = request.movements.iter().find(|m| m.device_id != id) {
+        return Err(ValidationError::new("device_id", format!("movement {} carries another device's id", m.id)).into());
+    }
+    Ok(acknowledged)
+}
+
+/// Each movement a replay (its stored outcome; a different movement under the number refuses the
+/// push: restored database) or the next new one; a gap refuses the push.
+fn plan(
+    request: &PushRequest,
+    acknowledged: i64,
+    replays: &HashMap<(DeviceId, i64), (MovementId, Outcome)>,
+) -> Result<Plan> {
+    let mut last = acknowledged;
+    let mut steps = Vec::with_capacity(request.movements.len());
+    for m in &request.movements {
+        if m.device_seq <= acknowledged {
+            match replays.get(&(m.device_id, m.device_seq)) {
+                Some((stored_id, outcome)) if *stored_id == m.id => steps.push(Step::Stored(outcome.clone())),
+                Some(_) => return Err(StorageError::DeviceRestored { device_seq: m.device_seq }),
+                None => return Err(StorageError::SequenceGap { last_acknowledged: acknowledged }),
+            }
+        } else if m.device_seq == last + 1 {
+            // A gap would refuse the whole batch: the server holds what it held before this push.
+            last = m.device_seq;
+            steps.push(Step::Fresh);
+        } else {
+            return Err(StorageError::SequenceGap { last_acknowledged: acknowledged });
+        }
+    }
+    Ok(Plan { steps })
+}
+
+/// Decides the new movements of one planned push, in request order.
+fn decide(
+    batch: &mut Batch<'_>,
+    job: &PushJob<'_>,
+    plan: Plan,
+    writes: &mut PushWrites,
+) -> Result<Vec<MovementOutcome>> {
+    let mut outcomes = Vec::with_capacity(plan.steps.len());
+    let mut last_fresh = None;
+    for (m, step) in job.request.movements.iter().zip(plan.steps) {
+        let outcome = match step {
+            Step::Stored(outcome) => outcome,
+            Step::Fresh => {
+                let (outcome, stored_here) = match batch.known_outcome(m.id) {
+                    Some(stored) => (stored, false),
+                    None => (batch.accept_or_reject(job.pusher, m, job.now, writes)?, true),
+                };
+                batch.outcomes.insert(m.id, outcome.clone());
+                // An accepted movement's row holds its (device, seq) and outcome; `received` keeps
+                // the rest: rejections, and known movements arriving under another number.
+                if !stored_here || matches!(outcome, Outcome::Rejected { .. }) {
+                    writes.received.push((m.device_id, m.device_seq, m.id, outcome.clone()));
+                }
+                last_fresh = Some(m.device_seq);
+                outcome
+            }
+        };
+        outcomes.push(MovementOutcome { id: m.id, device_seq: m.device_seq, outcome });
+    }
+    if let Some(last) = last_fresh {
+        writes.devices.push((job.request.device_id, last));
     }
     Ok(outcomes)
 }

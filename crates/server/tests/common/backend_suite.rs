@@ -12,7 +12,7 @@ use smartstock_core::{
     AlertKind, DeviceId, LedgerDigest, Location, LocationId, LocationKind, Movement, MovementId, MovementKind, Product,
     ProductId, ReasonCode, Timestamp, UserId,
 };
-use smartstock_server::storage::{NewUser, Pusher, Role, Storage, StorageError, TokenHashes};
+use smartstock_server::storage::{api_rate_key, NewUser, Pusher, RateLimit, Role, Storage, StorageError, TokenHashes};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -37,6 +37,7 @@ macro_rules! backend_tests {
             pull_excludes_own_movements_and_pages,
             catalog_alerts_and_settings,
             rate_limit_counts_per_window,
+            authenticate_finds_the_session_and_counts_the_api_limit,
             checksum_equals_digest_of_accepted_movements,
             concurrent_pushes_never_make_a_pull_skip,
             concurrent_voids_of_one_movement_accept_one,
@@ -644,6 +645,33 @@ pub fn rate_limit_counts_per_window(storage: &dyn Storage) {
     assert!(!storage.rate_limit("login:alice", 60_000, 2, t).unwrap());
     assert!(storage.rate_limit("login:bob", 60_000, 2, t).unwrap(), "keys are separate");
     assert!(storage.rate_limit("login:alice", 60_000, 2, t.plus_millis(60_000)).unwrap(), "a new window");
+}
+
+/// `authenticate` answers as `session_by_access` and counts the request in the user's API window,
+/// the same counter `rate_limit` keeps under `api_rate_key`; an unknown or expired token counts
+/// nothing.
+pub fn authenticate_finds_the_session_and_counts_the_api_limit(storage: &dyn Storage) {
+    let place = LocationId(Uuid::now_v7());
+    let alice = user(storage, "alice", Role::Clerk, &[place]);
+    let bob = user(storage, "bob", Role::Viewer, &[]);
+    let (mine, theirs) = (tokens(NOW), tokens(NOW));
+    let session = storage.create_session(alice, &mine, NOW).unwrap();
+    storage.create_session(bob, &theirs, NOW).unwrap();
+    let limit = RateLimit { window_ms: 60_000, max: 3 };
+    let t = Timestamp(NOW.millis() + 10);
+    assert!(storage.authenticate(&hash("unknown"), limit, t).unwrap().is_none());
+    assert!(storage.authenticate(&mine.access_hash, limit, mine.access_expires_at).unwrap().is_none(), "expired");
+    let (found, within) = storage.authenticate(&mine.access_hash, limit, t).unwrap().unwrap();
+    assert_eq!(
+        (found.session_id, found.user.id, found.user.role, found.user.locations),
+        (session, alice, Role::Clerk, vec![place])
+    );
+    assert!(within);
+    assert!(storage.authenticate(&mine.access_hash, limit, t).unwrap().unwrap().1);
+    assert!(storage.rate_limit(&api_rate_key(alice), limit.window_ms, limit.max, t).unwrap(), "the third request");
+    assert!(!storage.authenticate(&mine.access_hash, limit, t).unwrap().unwrap().1, "the fourth is over the limit");
+    assert!(storage.authenticate(&theirs.access_hash, limit, t).unwrap().unwrap().1, "users count apart");
+    assert!(storage.authenticate(&mine.access_hash, limit, t.plus_millis(60_000)).unwrap().unwrap().1, "a new window");
 }
 
 /// The stored checksum of a pair is the digest of the movements accepted for it, whatever

@@ -25,7 +25,14 @@ impl PgConn {
     pub(super) fn begin(&mut self, isolation: ::postgres::IsolationLevel, read_only: bool) -> Result<Db<'_>> {
         let PgConn { client, statements } = self;
         let tx = client.build_transaction().isolation_level(isolation).read_only(read_only).start()?;
-        Ok(Db { tx, statements })
+        Ok(Db { tx: Session::Transaction(tx), statements })
+    }
+
+    /// No transaction: each statement commits on its own (one round trip; a statement sees one
+    /// snapshot whatever the isolation level). For use cases that are a single statement.
+    pub(super) fn autocommit(&mut self) -> Db<'_> {
+        let PgConn { client, statements } = self;
+        Db { tx: Session::Autocommit(client), statements }
     }
 }
 
@@ -61,10 +68,56 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
-/// One open transaction and the connection's statement cache.
+/// One open transaction (or a connection in autocommit) and the connection's statement cache.
 pub(super) struct Db<'c> {
-    tx: Transaction<'c>,
+    tx: Session<'c>,
     statements: &'c mut HashMap<String, Statement>,
+}
+
+/// Where statements run.
+enum Session<'c> {
+    Transaction(Transaction<'c>),
+    Autocommit(&'c mut Client),
+}
+
+impl Session<'_> {
+    fn client(&mut self) -> &mut dyn Run {
+        match self {
+            Session::Transaction(tx) => tx,
+            Session::Autocommit(client) => *client,
+        }
+    }
+}
+
+/// The calls `Db` makes, on a transaction or a bare client.
+trait Run {
+    fn prepare(&mut self, sql: &str) -> std::result::Result<Statement, ::postgres::Error>;
+    fn query(&mut self, s: &Statement, p: &Params<'_>) -> std::result::Result<Vec<Row>, ::postgres::Error>;
+    fn execute(&mut self, s: &Statement, p: &Params<'_>) -> std::result::Result<u64, ::postgres::Error>;
+}
+
+impl Run for Transaction<'_> {
+    fn prepare(&mut self, sql: &str) -> std::result::Result<Statement, ::postgres::Error> {
+        Transaction::prepare(self, sql)
+    }
+    fn query(&mut self, s: &Statement, p: &Params<'_>) -> std::result::Result<Vec<Row>, ::postgres::Error> {
+        Transaction::query(self, s, p)
+    }
+    fn execute(&mut self, s: &Statement, p: &Params<'_>) -> std::result::Result<u64, ::postgres::Error> {
+        Transaction::execute(self, s, p)
+    }
+}
+
+impl Run for Client {
+    fn prepare(&mut self, sql: &str) -> std::result::Result<Statement, ::postgres::Error> {
+        Client::prepare(self, sql)
+    }
+    fn query(&mut self, s: &Statement, p: &Params<'_>) -> std::result::Result<Vec<Row>, ::postgres::Error> {
+        Client::query(self, s, p)
+    }
+    fn execute(&mut self, s: &Statement, p: &Params<'_>) -> std::result::Result<u64, ::postgres::Error> {
+        Client::execute(self, s, p)
+    }
 }
 
 impl Db<'_> {
@@ -74,7 +127,7 @@ impl Db<'_> {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.tx.prepare(sql)?;
+        let statement = self.tx.client().prepare(sql)?;
         self.statements.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
@@ -82,31 +135,34 @@ impl Db<'_> {
     /// Every row of a query.
     pub(super) fn query(&mut self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>> {
         let statement = self.statement(sql)?;
-        Ok(self.tx.query(&statement, params)?)
+        Ok(self.tx.client().query(&statement, params)?)
     }
 
     /// At most one row.
     pub(super) fn query_opt(&mut self, sql: &str, params: &Params<'_>) -> Result<Option<Row>> {
-        let statement = self.statement(sql)?;
-        Ok(self.tx.query_opt(&statement, params)?)
+        let mut rows = self.query(sql, params)?;
+        match rows.len() {
+            0 | 1 => Ok(rows.pop()),
+            n => Err(StorageError::Database(format!("a query for at most one row returned {n}"))),
+        }
     }
 
     /// Exactly one row.
     pub(super) fn query_one(&mut self, sql: &str, params: &Params<'_>) -> Result<Row> {
-        let statement = self.statement(sql)?;
-        Ok(self.tx.query_one(&statement, params)?)
+        self.query_opt(sql, params)?
+            .ok_or_else(|| StorageError::Database("a query for exactly one row returned none".into()))
     }
 
     /// Rows changed.
     pub(super) fn execute(&mut self, sql: &str, params: &Params<'_>) -> Result<u64> {
         let statement = self.statement(sql)?;
-        Ok(self.tx.execute(&statement, params)?)
+        Ok(self.tx.client().execute(&statement, params)?)
     }
 
     /// Rows changed; a unique-key violation becomes the `duplicate` conflict naming `what`.
     pub(super) fn execute_unique(&mut self, sql: &str, params: &Params<'_>, what: &str) -> Result<u64> {
         let statement = self.statement(sql)?;
-        self.tx.execute(&statement, params).map_err(|e| match e.code() {
+        self.tx.client().execute(&statement, params).map_err(|e| match e.code() {
             Some(code) if *code == ::postgres::error::SqlState::UNIQUE_VIOLATION => {
                 StorageError::Conflict { code: "duplicate", message: format!("{what} is already used; choose another") }
             }
@@ -114,9 +170,12 @@ impl Db<'_> {
         })
     }
 
-    /// Commits.
+    /// Commits (nothing to do in autocommit).
     pub(super) fn commit(self) -> Result<()> {
-        Ok(self.tx.commit()?)
+        match self.tx {
+            Session::Transaction(tx) => Ok(tx.commit()?),
+            Session::Autocommit(_) => Ok(()),
+        }
     }
 }
 

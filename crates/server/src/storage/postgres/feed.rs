@@ -26,44 +26,39 @@ use crate::storage::Result;
 /// [`next_feed_seq`] takes). A push takes it before its first new movement so that the checks and
 /// the level read-modify-write that follow also see every earlier writer's commit, exactly as
 /// SQLite's single writer would; it then hands out numbers in memory and writes the last one back
-/// with [`set`] before it commits, still holding the lock.
+/// with [`set_ctes`] before it commits, still holding the lock.
 pub(super) fn lock(db: &mut Db<'_>) -> Result<i64> {
     Ok(db.query_one("SELECT last_seq FROM feed_counter WHERE singleton = 1 FOR UPDATE", &[])?.try_get(0)?)
 }
 
-/// Records the last number handed out by a transaction that holds the feed lock, and notifies
-/// the new head at commit when it moved (one statement: both parts of the `WITH` read the
-/// counter as it was before the update).
-pub(super) fn set(db: &mut Db<'_>, last: i64) -> Result<()> {
-    db.execute(
-        "WITH before_update AS (SELECT last_seq FROM feed_counter WHERE singleton = 1), \
-         after_update AS (UPDATE feed_counter SET last_seq = $1 WHERE singleton = 1 RETURNING last_seq) \
-         SELECT pg_notify('smartstock_feed', current_schema() || ':' || a.last_seq::text) \
-         FROM before_update b, after_update a WHERE a.last_seq > b.last_seq",
-        &[&last],
-    )?;
-    Ok(())
+/// The end of a statement (its last `WITH` parts and its `SELECT`) that records the last number
+/// handed out by a transaction holding the feed lock, from parameter `$param` (null: unchanged),
+/// and notifies the new head at commit when it moved. Both parts read the counter as it was
+/// before the update (one statement, one snapshot).
+pub(super) fn set_ctes(param: usize) -> String {
+    format!(
+        "before_update AS (SELECT last_seq FROM feed_counter WHERE singleton = 1), \
+         after_update AS (UPDATE feed_counter SET last_seq = COALESCE(${param}::bigint, last_seq) \
+         WHERE singleton = 1 RETURNING last_seq) \
+         SELECT pg_notify('{CHANNEL}', current_schema() || ':' || a.last_seq::text) \
+         FROM before_update b, after_update a WHERE a.last_seq > b.last_seq"
+    )
 }
 
 /// The next feed number (call inside a write transaction; holds the feed lock until it ends).
-/// Notifies it at commit.
+/// Notifies it at commit (one statement).
 pub(super) fn next_feed_seq(db: &mut Db<'_>) -> Result<i64> {
-    let seq = db
-        .query_one("UPDATE feed_counter SET last_seq = last_seq + 1 WHERE singleton = 1 RETURNING last_seq", &[])?
-        .try_get(0)?;
-    notify(db, seq)?;
-    Ok(seq)
+    Ok(db
+        .query_one(
+            "WITH taken AS (UPDATE feed_counter SET last_seq = last_seq + 1 WHERE singleton = 1 RETURNING last_seq) \
+             SELECT last_seq, pg_notify('smartstock_feed', current_schema() || ':' || last_seq::text) FROM taken",
+            &[],
+        )?
+        .try_get(0)?)
 }
 
 /// The channel every feed notice goes to.
 pub(super) const CHANNEL: &str = "smartstock_feed";
-
-/// Sends `head` to the listeners of this schema when the transaction commits (nothing if it rolls
-/// back). For a writer that moves the counter by a path other than [`set`] and [`next_feed_seq`].
-pub(super) fn notify(db: &mut Db<'_>, head: i64) -> Result<()> {
-    db.execute("SELECT pg_notify('smartstock_feed', current_schema() || ':' || $1::bigint::text)", &[&head])?;
-    Ok(())
-}
 
 /// The highest feed number committed.
 pub(super) fn head(db: &mut Db<'_>) -> Result<i64> {

@@ -15,13 +15,15 @@
 
 mod db;
 mod feed;
+mod group;
 mod listen;
 mod pull;
 mod push;
 mod rows;
 
+use crate::storage::push::PushJob;
 use crate::storage::{
-    NewUser, Pusher, Result, Role, SessionRecord, StockLevel, Storage, StorageError, TokenHashes, UserRecord,
+    NewUser, Pusher, RateLimit, Result, Role, SessionRecord, StockLevel, Storage, StorageError, TokenHashes, UserRecord,
 };
 use ::postgres::{Client, Config, IsolationLevel};
 use db::{Db, Manager};
@@ -51,6 +53,8 @@ pub struct PgStorage {
     listen: listen::Target,
     /// Set on drop: the change listener, if started, stops.
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Concurrent pushes, committed in groups.
+    pushes: group::GroupCommit,
 }
 
 impl std::fmt::Debug for PgStorage {
@@ -129,7 +133,7 @@ impl PgStorage {
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(30))
             .build_unchecked(manager);
-        Ok(PgStorage { pool: Some(pool), listen, stop: Default::default() })
+        Ok(PgStorage { pool: Some(pool), listen, stop: Default::default(), pushes: Default::default() })
     }
 
     fn connection(&self) -> Result<r2d2::PooledConnection<Manager>> {
@@ -146,6 +150,21 @@ impl PgStorage {
         Ok(out)
     }
 
+    /// Runs pushes of distinct devices in one transaction, with the result each would have had
+    /// alone in the order given (what concurrent pushes go through; public for tests). When the
+    /// group fails as a whole, each push runs alone, so a failure belongs to the push that caused
+    /// it.
+    pub fn push_group(&self, jobs: &[PushJob<'_>]) -> Vec<Result<Vec<MovementOutcome>>> {
+        match self.write(|db| push::push_group(db, jobs)) {
+            Ok(results) => results,
+            Err(e) if jobs.len() == 1 => vec![Err(e)],
+            Err(e) => {
+                tracing::warn!(error = %e, pushes = jobs.len(), "a push group failed; running its pushes one by one");
+                jobs.iter().map(|job| self.write(|db| push::push_group(db, &[*job])).and_then(only)).collect()
+            }
+        }
+    }
+
     /// Runs `f` in one REPEATABLE READ read-only snapshot.
     fn read<T>(&self, f: impl FnOnce(&mut Db<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.connection()?;
@@ -154,6 +173,11 @@ impl PgStorage {
         db.commit()?;
         Ok(out)
     }
+}
+
+/// The result of a group of one.
+fn only(mut results: Vec<Result<Vec<MovementOutcome>>>) -> Result<Vec<MovementOutcome>> {
+    results.pop().unwrap_or_else(|| Err(StorageError::Database("a push group lost its only push".into())))
 }
 
 /// The newest migration this build knows.
@@ -219,6 +243,20 @@ fn user_from_row(db: &mut Db<'_>, row: &::postgres::Row) -> Result<UserRecord> {
         locations,
     })
 }
+
+/// `authenticate` in one statement: the session and its user (with the user's locations), and the
+/// request counted in the user's rate-limit window (`api_rate_key`). `$1` access hash, `$2` now,
+/// `$3` the window's start.
+const AUTHENTICATE: &str = "WITH found AS (SELECT s.id AS session_id, u.id, u.username, u.password_hash, u.role, \
+     u.must_change_password, u.disabled FROM sessions s JOIN users u ON u.id = s.user_id \
+     WHERE s.access_hash = $1 AND s.revoked_at IS NULL AND s.access_expires_at > $2), \
+     counted AS (INSERT INTO rate_limits (key, window_start, count) SELECT 'api:user:' || id::text, $3, 1 \
+     FROM found ON CONFLICT (key) DO UPDATE SET count = CASE WHEN rate_limits.window_start = \
+     excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, window_start = excluded.window_start \
+     RETURNING count) \
+     SELECT f.session_id, f.id, f.username, f.password_hash, f.role, f.must_change_password, f.disabled, \
+     ARRAY(SELECT location_id FROM user_locations WHERE user_id = f.id ORDER BY location_id), \
+     (SELECT count FROM counted) FROM found f";
 
 const USER_BY_ID: &str =
     "SELECT id, username, password_hash, role, must_change_password, disabled FROM users WHERE id = $1";
@@ -374,6 +412,32 @@ impl Storage for PgStorage {
         })
     }
 
+    fn authenticate(
+        &self,
+        access_hash: &[u8; 32],
+        limit: RateLimit,
+        now: Timestamp,
+    ) -> Result<Option<(SessionRecord, bool)>> {
+        let window_start = now.millis() - now.millis().rem_euclid(limit.window_ms.max(1));
+        let mut conn = self.connection()?;
+        let mut db = conn.autocommit();
+        let row = db.query_opt(AUTHENTICATE, &[&&access_hash[..], &now.millis(), &window_start])?;
+        let Some(row) = row else { return Ok(None) };
+        let locations: Vec<uuid::Uuid> = row.try_get(7)?;
+        let role: String = row.try_get(4)?;
+        let user = UserRecord {
+            id: UserId(row.try_get(1)?),
+            username: row.try_get(2)?,
+            password_hash: row.try_get(3)?,
+            role: Role::parse(&role).unwrap_or(Role::Viewer),
+            must_change_password: row.try_get(5)?,
+            disabled: row.try_get(6)?,
+            locations: locations.into_iter().map(LocationId).collect(),
+        };
+        let count: i64 = row.try_get(8)?;
+        Ok(Some((SessionRecord { session_id: row.try_get(0)?, user }, count <= limit.max)))
+    }
+
     fn rotate_session(&self, refresh_hash: &[u8; 32], new: &TokenHashes, now: Timestamp) -> Result<Option<UserRecord>> {
         self.write(|db| {
             // FOR UPDATE: of two concurrent rotations with one token, the second waits, then finds
@@ -455,7 +519,12 @@ impl Storage for PgStorage {
     }
 
     fn push(&self, pusher: &Pusher, request: &PushRequest, now: Timestamp) -> Result<Vec<MovementOutcome>> {
-        self.write(|db| push::push(db, pusher, request, now))
+        let job = group::Job { pusher: pusher.clone(), request: request.clone(), now };
+        self.pushes.submit(job, |jobs| {
+            let jobs: Vec<PushJob<'_>> =
+                jobs.iter().map(|j| PushJob { pusher: &j.pusher, request: &j.request, now: j.now }).collect();
+            self.push_group(&jobs)
+        })
     }
 
     fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {

@@ -1,33 +1,33 @@
-//! Push on PostgreSQL: the reads and the write of `storage::push` inside one READ COMMITTED
-//! transaction, each a set-based statement over arrays (`= ANY($1)`, `UNNEST`), so a batch of 500
-//! movements costs a dozen round trips, not thousands.
+//! Push on PostgreSQL: the reads and the write of `storage::push` for a group of pushes inside one
+//! READ COMMITTED transaction, each read a set-based statement over arrays (`= ANY($1)`, `UNNEST`)
+//! and the whole write one statement (data-modifying `WITH`), so a group costs about ten round
+//! trips whatever its size.
 //!
-//! Locks, always in this order (so two pushes cannot deadlock): the device's row (`FOR UPDATE`:
-//! two pushes of one device run one after the other and each reads the other's `last_seq` and
-//! `received` rows), then the feed counter row before the first new movement (see `feed.rs`: it
-//! serializes every writer of the feed, so feed numbers commit in order — DESIGN.md's sequence
-//! trap — and every check, level and alert reads the state every earlier push committed).
+//! Locks, always in this order (so two groups cannot deadlock): the devices' rows in id order
+//! (`FOR UPDATE`: two pushes of one device run one after the other and each reads the other's
+//! `last_seq` and `received` rows), then the feed counter row before the first new movement (see
+//! `feed.rs`: it serializes every writer of the feed, so feed numbers commit in order — DESIGN.md's
+//! sequence trap — and every check, level and alert reads the state every earlier push committed).
 //!
 //! Must not: decide anything (`storage::push` and `storage::rules` do).
 
 use super::db::Db;
+use super::rows::ALERT_COLUMNS;
 use super::{feed, rows};
-use crate::storage::push::{Pair, PushTx, PushWrites};
-use crate::storage::{Pusher, Result, StorageError};
+use crate::storage::push::{Pair, PushJob, PushTx, PushWrites};
+use crate::storage::{Result, StorageError};
+use ::postgres::types::ToSql;
 use smartstock_core::level::LevelEntry;
-use smartstock_core::wire::{MovementOutcome, Outcome, PushRequest};
+use smartstock_core::wire::{MovementOutcome, Outcome};
 use smartstock_core::{
-    AlertKind, DeviceId, LedgerDigest, Level, LocationId, Movement, MovementId, ProductId, Timestamp, UserId,
+    Alert, AlertKind, DeviceId, LedgerDigest, Level, LocationId, Movement, MovementId, ProductId, Timestamp, UserId,
 };
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
-/// Applies a push inside `db` (the caller commits).
-pub(super) fn push(
-    db: &mut Db<'_>,
-    pusher: &Pusher,
-    request: &PushRequest,
-    now: Timestamp,
-) -> Result<Vec<MovementOutcome>> {
-    crate::storage::push::push(&mut PgPush(db), pusher, request, now)
+/// Applies a group of pushes of distinct devices inside `db` (the caller commits).
+pub(super) fn push_group(db: &mut Db<'_>, jobs: &[PushJob<'_>]) -> Result<Vec<Result<Vec<MovementOutcome>>>> {
+    crate::storage::push::push_group(&mut PgPush(db), jobs)
 }
 
 struct PgPush<'a, 'c>(&'a mut Db<'c>);
@@ -53,60 +53,69 @@ fn accepted_outcome(row: &::postgres::Row, at: usize) -> Result<Outcome> {
     Ok(crate::storage::rules::accepted(server_seq, alert.into_iter().collect()))
 }
 
+/// Null accepted-outcome columns (`server_seq` and `ALERT`) for the `received` half of a union.
+const NO_ACCEPTED: &str = "NULL::bigint, NULL::uuid, NULL::text, NULL::uuid, NULL::uuid, NULL::bigint, NULL::uuid, \
+     NULL::text, NULL::bigint, NULL::uuid, NULL::bigint";
+
+/// The outcome of a row with the stored outcome text at `at` (a `received` row) or, when that is
+/// null, `server_seq` and the alert columns after it (an accepted movement).
+fn stored_outcome(row: &::postgres::Row, at: usize) -> Result<Outcome> {
+    match row.try_get::<_, Option<&str>>(at)? {
+        Some(text) => decode(text),
+        None => accepted_outcome(row, at + 1),
+    }
+}
+
 fn uuids<T>(items: &[T], id: impl Fn(&T) -> uuid::Uuid) -> Vec<uuid::Uuid> {
     items.iter().map(id).collect()
 }
 
 impl PushTx for PgPush<'_, '_> {
-    fn device(&mut self, id: DeviceId) -> Result<Option<(UserId, i64)>> {
-        let row = self.0.query_opt("SELECT user_id, last_seq FROM devices WHERE id = $1 FOR UPDATE", &[&id.0])?;
-        row.map(|r| Ok((UserId(r.try_get(0)?), r.try_get(1)?))).transpose()
+    fn devices(&mut self, ids: &[DeviceId]) -> Result<Vec<(DeviceId, UserId, i64)>> {
+        let ids = uuids(ids, |d| d.0);
+        let rows = self
+            .0
+            .query("SELECT id, user_id, last_seq FROM devices WHERE id = ANY($1) ORDER BY id FOR UPDATE", &[&ids])?;
+        rows.iter().map(|r| Ok((DeviceId(r.try_get(0)?), UserId(r.try_get(1)?), r.try_get(2)?))).collect()
     }
 
-    fn received_by_seqs(&mut self, device: DeviceId, seqs: &[i64]) -> Result<Vec<(i64, MovementId, Outcome)>> {
-        let seqs = seqs.to_vec();
-        let accepted = self.0.query(
-            &format!(
-                "SELECT m.device_seq, m.id, m.server_seq, {ALERT} FROM movements m {FIRST_ALERT} \
-                 WHERE m.device_id = $1 AND m.device_seq = ANY($2)"
-            ),
-            &[&device.0, &seqs],
-        )?;
-        let mut found = accepted
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, MovementId(r.try_get(1)?), accepted_outcome(r, 2)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let kept = self.0.query(
-            "SELECT device_seq, movement_id, outcome FROM received WHERE device_id = $1 AND device_seq = ANY($2)",
-            &[&device.0, &seqs],
-        )?;
-        for r in kept {
-            found.push((r.try_get(0)?, MovementId(r.try_get(1)?), decode(r.try_get(2)?)?));
-        }
-        Ok(found)
+    fn received_by_seqs(&mut self, keys: &[(DeviceId, i64)]) -> Result<Vec<(DeviceId, i64, MovementId, Outcome)>> {
+        let devices = uuids(keys, |k| k.0 .0);
+        let seqs: Vec<i64> = keys.iter().map(|k| k.1).collect();
+        let sql = format!(
+            "WITH k AS (SELECT * FROM UNNEST($1::uuid[], $2::bigint[]) AS k(device_id, device_seq)) \
+             SELECT m.device_id, m.device_seq, m.id, NULL::text AS outcome, m.server_seq, {ALERT} \
+             FROM k JOIN movements m ON m.device_id = k.device_id AND m.device_seq = k.device_seq {FIRST_ALERT} \
+             UNION ALL \
+             SELECT r.device_id, r.device_seq, r.movement_id, r.outcome, {NO_ACCEPTED} \
+             FROM k JOIN received r ON r.device_id = k.device_id AND r.device_seq = k.device_seq"
+        );
+        let rows = self.0.query(&sql, &[&devices, &seqs])?;
+        rows.iter()
+            .map(|r| Ok((DeviceId(r.try_get(0)?), r.try_get(1)?, MovementId(r.try_get(2)?), stored_outcome(r, 3)?)))
+            .collect()
     }
 
     fn received_by_ids(&mut self, ids: &[MovementId]) -> Result<Vec<(MovementId, Outcome)>> {
         let ids = uuids(ids, |m| m.0);
-        let accepted = self.0.query(
-            &format!("SELECT m.id, m.server_seq, {ALERT} FROM movements m {FIRST_ALERT} WHERE m.id = ANY($1)"),
-            &[&ids],
-        )?;
-        let mut found = accepted
-            .iter()
-            .map(|r| Ok((MovementId(r.try_get(0)?), accepted_outcome(r, 1)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let kept = self.0.query(
-            "SELECT DISTINCT ON (movement_id) movement_id, outcome FROM received WHERE movement_id = ANY($1)",
-            &[&ids],
-        )?;
-        for r in kept {
-            let id = MovementId(r.try_get(0)?);
-            if !found.iter().any(|(known, _)| *known == id) {
-                found.push((id, decode(r.try_get(1)?)?));
+        // Accepted rows first: a movement id stored as accepted answers with that outcome, even
+        // when `received` keeps another outcome of it under a later number.
+        let sql = format!(
+            "SELECT 0 AS source, m.id, NULL::text AS outcome, m.server_seq, {ALERT} \
+             FROM movements m {FIRST_ALERT} WHERE m.id = ANY($1) \
+             UNION ALL \
+             SELECT 1, r.movement_id, r.outcome, {NO_ACCEPTED} FROM received r WHERE r.movement_id = ANY($1) \
+             ORDER BY source"
+        );
+        let rows = self.0.query(&sql, &[&ids])?;
+        let mut found: HashMap<MovementId, Outcome> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let id = MovementId(r.try_get(1)?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = found.entry(id) {
+                slot.insert(stored_outcome(r, 2)?);
             }
         }
-        Ok(found)
+        Ok(found.into_iter().collect())
     }
 
     fn lock_feed(&mut self) -> Result<i64> {
@@ -196,132 +205,135 @@ impl PushTx for PgPush<'_, '_> {
     }
 
     fn write(&mut self, writes: &PushWrites) -> Result<()> {
-        insert_movements(self.0, &writes.movements)?;
-        if !writes.voided.is_empty() {
-            let (targets, voids) = (uuids(&writes.voided, |v| v.0 .0), uuids(&writes.voided, |v| v.1 .0));
-            self.0.execute(
-                "UPDATE movements SET voided_by = v.void FROM UNNEST($1::uuid[], $2::uuid[]) AS v(target, void) \
-                 WHERE movements.id = v.target",
-                &[&targets, &voids],
-            )?;
-        }
-        for (alert, seq) in &writes.alerts {
-            rows::insert_alert(self.0, alert, *seq)?;
-        }
-        save_levels(self.0, &writes.levels)?;
-        if let Some(device) = writes.device {
-            insert_received(self.0, device, &writes.received)?;
-            self.0.execute("UPDATE devices SET last_seq = $2 WHERE id = $1", &[&device.0, &writes.last_seq])?;
-        }
-        if let Some(last) = writes.feed_seq {
-            feed::set(self.0, last)?;
-        }
+        let mut params = movement_params(&writes.movements, &writes.voided);
+        params.extend(voided_params(&writes.voided));
+        params.extend(alert_params(&writes.alerts));
+        params.extend(level_params(&writes.levels));
+        params.extend(received_params(&writes.received)?);
+        params.extend(device_params(&writes.devices));
+        params.push(Box::new(writes.feed_seq));
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
+        self.0.execute(write_sql(), &params)?;
         Ok(())
     }
 }
 
-fn insert_movements(db: &mut Db<'_>, movements: &[Movement]) -> Result<()> {
-    if movements.is_empty() {
-        return Ok(());
-    }
-    let column = |f: &dyn Fn(&Movement) -> uuid::Uuid| movements.iter().map(f).collect::<Vec<_>>();
-    let (ids, devices, users) = (column(&|m| m.id.0), column(&|m| m.device_id.0), column(&|m| m.user_id.0));
-    let (products, locations) = (column(&|m| m.product_id.0), column(&|m| m.location_id.0));
-    let seqs: Vec<i64> = movements.iter().map(|m| m.device_seq).collect();
-    let kinds: Vec<&str> = movements.iter().map(|m| m.kind.as_str()).collect();
-    let deltas: Vec<Option<i64>> = movements.iter().map(|m| m.delta).collect();
-    let counted: Vec<Option<i64>> = movements.iter().map(|m| m.counted_qty).collect();
-    let reasons: Vec<Option<&str>> = movements.iter().map(|m| m.reason.map(|r| r.as_str())).collect();
-    let notes: Vec<Option<&str>> = movements.iter().map(|m| m.note.as_deref()).collect();
-    let refs: Vec<Option<&str>> = movements.iter().map(|m| m.reference.as_deref()).collect();
-    let peers: Vec<Option<uuid::Uuid>> = movements.iter().map(|m| m.peer_location_id.map(|p| p.0)).collect();
-    let occurred: Vec<i64> = movements.iter().map(|m| m.occurred_at.millis()).collect();
-    let recorded: Vec<i64> = movements.iter().map(|m| m.recorded_at.millis()).collect();
-    let server_seqs: Vec<Option<i64>> = movements.iter().map(|m| m.server_seq).collect();
-    let before: Vec<i64> = movements.iter().map(|m| m.qty_before).collect();
-    let after: Vec<i64> = movements.iter().map(|m| m.qty_after).collect();
-    db.execute(
-        "INSERT INTO movements (id, device_id, device_seq, user_id, kind, product_id, location_id, delta, \
-         counted_qty, reason, note, ref, peer_location_id, occurred_at, recorded_at, server_seq, qty_before, \
-         qty_after) SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::uuid[], $5::text[], \
-         $6::uuid[], $7::uuid[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[], $13::uuid[], \
-         $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[])",
-        &[
-            &ids,
-            &devices,
-            &seqs,
-            &users,
-            &kinds,
-            &products,
-            &locations,
-            &deltas,
-            &counted,
-            &reasons,
-            &notes,
-            &refs,
-            &peers,
-            &occurred,
-            &recorded,
-            &server_seqs,
-            &before,
-            &after,
-        ],
-    )?;
-    Ok(())
+/// A statement parameter.
+type Param = Box<dyn ToSql + Sync>;
+
+/// The one statement that stores a push group: movements, voids, alerts, levels, kept outcomes,
+/// devices' last numbers, and the feed counter with its notice (`feed::set_ctes`). Every part
+/// reads the snapshot from before the statement, so a movement voided in the same group gets
+/// its `voided_by` on insert (the `UPDATE` of stored targets cannot see it).
+fn write_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "WITH moved AS (INSERT INTO movements (id, device_id, device_seq, user_id, kind, product_id, \
+             location_id, delta, counted_qty, reason, note, ref, peer_location_id, occurred_at, recorded_at, \
+             server_seq, qty_before, qty_after, voided_by) SELECT * FROM UNNEST($1::uuid[], $2::uuid[], \
+             $3::bigint[], $4::uuid[], $5::text[], $6::uuid[], $7::uuid[], $8::bigint[], $9::bigint[], \
+             $10::text[], $11::text[], $12::text[], $13::uuid[], $14::bigint[], $15::bigint[], $16::bigint[], \
+             $17::bigint[], $18::bigint[], $19::uuid[])), \
+             voided AS (UPDATE movements SET voided_by = v.void FROM UNNEST($20::uuid[], $21::uuid[]) \
+             AS v(target, void) WHERE movements.id = v.target), \
+             raised AS (INSERT INTO alerts ({ALERT_COLUMNS}, feed_seq) SELECT * FROM UNNEST($22::uuid[], \
+             $23::text[], $24::uuid[], $25::uuid[], $26::bigint[], $27::uuid[], $28::text[], $29::bigint[], \
+             $30::uuid[], $31::bigint[], $32::bigint[])), \
+             saved AS (INSERT INTO levels (product_id, location_id, on_hand, anchor_id, anchor_at, \
+             anchor_counted, latest_at, latest_id, movement_count, digest) SELECT * FROM UNNEST($33::uuid[], \
+             $34::uuid[], $35::bigint[], $36::uuid[], $37::bigint[], $38::bigint[], $39::bigint[], $40::uuid[], \
+             $41::bigint[], $42::bytea[]) ON CONFLICT (product_id, location_id) DO UPDATE SET \
+             on_hand = excluded.on_hand, anchor_id = excluded.anchor_id, anchor_at = excluded.anchor_at, \
+             anchor_counted = excluded.anchor_counted, latest_at = excluded.latest_at, \
+             latest_id = excluded.latest_id, movement_count = excluded.movement_count, digest = excluded.digest), \
+             kept AS (INSERT INTO received (device_id, device_seq, movement_id, outcome) SELECT * FROM \
+             UNNEST($43::uuid[], $44::bigint[], $45::uuid[], $46::text[])), \
+             acknowledged AS (UPDATE devices SET last_seq = d.last FROM UNNEST($47::uuid[], $48::bigint[]) \
+             AS d(id, last) WHERE devices.id = d.id), {}",
+            feed::set_ctes(49)
+        )
+    })
 }
 
-fn insert_received(db: &mut Db<'_>, device: DeviceId, received: &[(i64, MovementId, Outcome)]) -> Result<()> {
-    if received.is_empty() {
-        return Ok(());
-    }
-    let seqs: Vec<i64> = received.iter().map(|r| r.0).collect();
-    let ids: Vec<uuid::Uuid> = received.iter().map(|r| r.1 .0).collect();
+fn column<T, V: ToSql + Sync + 'static>(items: &[T], f: impl Fn(&T) -> V) -> Param {
+    Box::new(items.iter().map(f).collect::<Vec<V>>())
+}
+
+/// `$1`–`$19`: the movements, each with the void (in this group) that cancels it.
+fn movement_params(movements: &[Movement], voided: &[(MovementId, MovementId)]) -> Vec<Param> {
+    let voided_by: HashMap<MovementId, MovementId> = voided.iter().copied().collect();
+    vec![
+        column(movements, |m| m.id.0),
+        column(movements, |m| m.device_id.0),
+        column(movements, |m| m.device_seq),
+        column(movements, |m| m.user_id.0),
+        column(movements, |m| m.kind.as_str().to_owned()),
+        column(movements, |m| m.product_id.0),
+        column(movements, |m| m.location_id.0),
+        column(movements, |m| m.delta),
+        column(movements, |m| m.counted_qty),
+        column(movements, |m| m.reason.map(|r| r.as_str().to_owned())),
+        column(movements, |m| m.note.clone()),
+        column(movements, |m| m.reference.clone()),
+        column(movements, |m| m.peer_location_id.map(|p| p.0)),
+        column(movements, |m| m.occurred_at.millis()),
+        column(movements, |m| m.recorded_at.millis()),
+        column(movements, |m| m.server_seq),
+        column(movements, |m| m.qty_before),
+        column(movements, |m| m.qty_after),
+        column(movements, |m| voided_by.get(&m.id).map(|v| v.0)),
+    ]
+}
+
+/// `$20`–`$21`: (target, void).
+fn voided_params(voided: &[(MovementId, MovementId)]) -> Vec<Param> {
+    vec![column(voided, |v| v.0 .0), column(voided, |v| v.1 .0)]
+}
+
+/// `$22`–`$32`: `ALERT_COLUMNS` and the feed number.
+fn alert_params(alerts: &[(Alert, i64)]) -> Vec<Param> {
+    vec![
+        column(alerts, |a| a.0.id.0),
+        column(alerts, |a| a.0.kind.as_str().to_owned()),
+        column(alerts, |a| a.0.product_id.0),
+        column(alerts, |a| a.0.location_id.0),
+        column(alerts, |a| a.0.quantity),
+        column(alerts, |a| a.0.movement_id.map(|m| m.0)),
+        column(alerts, |a| a.0.message.clone()),
+        column(alerts, |a| a.0.raised_at.millis()),
+        column(alerts, |a| a.0.resolved_by.map(|u| u.0)),
+        column(alerts, |a| a.0.resolved_at.map(|t| t.millis())),
+        column(alerts, |a| a.1),
+    ]
+}
+
+/// `$33`–`$42`: the changed levels.
+fn level_params(levels: &[(Pair, Level, LedgerDigest)]) -> Vec<Param> {
+    vec![
+        column(levels, |l| l.0 .0 .0),
+        column(levels, |l| l.0 .1 .0),
+        column(levels, |l| l.1.on_hand),
+        column(levels, |l| l.1.anchor.map(|a| a.id.0)),
+        column(levels, |l| l.1.anchor.map(|a| a.occurred_at.millis())),
+        column(levels, |l| l.1.anchor.map(|a| a.counted)),
+        column(levels, |l| l.1.latest.map(|(at, _)| at.millis())),
+        column(levels, |l| l.1.latest.map(|(_, id)| id.0)),
+        column(levels, |l| l.2.count as i64),
+        column(levels, |l| l.2.sum_bytes().to_vec()),
+    ]
+}
+
+/// `$43`–`$46`: outcomes kept in `received`.
+fn received_params(received: &[(DeviceId, i64, MovementId, Outcome)]) -> Result<Vec<Param>> {
     let outcomes = received
         .iter()
-        .map(|r| serde_json::to_string(&r.2).map_err(|e| StorageError::Database(e.to_string())))
+        .map(|r| serde_json::to_string(&r.3).map_err(|e| StorageError::Database(e.to_string())))
         .collect::<Result<Vec<_>>>()?;
-    db.execute(
-        "INSERT INTO received (device_id, device_seq, movement_id, outcome) \
-         SELECT $1, s, m, o FROM UNNEST($2::bigint[], $3::uuid[], $4::text[]) AS t(s, m, o)",
-        &[&device.0, &seqs, &ids, &outcomes],
-    )?;
-    Ok(())
+    Ok(vec![column(received, |r| r.0 .0), column(received, |r| r.1), column(received, |r| r.2 .0), Box::new(outcomes)])
 }
 
-fn save_levels(db: &mut Db<'_>, levels: &[(Pair, Level, LedgerDigest)]) -> Result<()> {
-    if levels.is_empty() {
-        return Ok(());
-    }
-    let products: Vec<uuid::Uuid> = levels.iter().map(|l| l.0 .0 .0).collect();
-    let locations: Vec<uuid::Uuid> = levels.iter().map(|l| l.0 .1 .0).collect();
-    let on_hand: Vec<i64> = levels.iter().map(|l| l.1.on_hand).collect();
-    let anchor_ids: Vec<Option<uuid::Uuid>> = levels.iter().map(|l| l.1.anchor.map(|a| a.id.0)).collect();
-    let anchor_at: Vec<Option<i64>> = levels.iter().map(|l| l.1.anchor.map(|a| a.occurred_at.millis())).collect();
-    let anchor_counted: Vec<Option<i64>> = levels.iter().map(|l| l.1.anchor.map(|a| a.counted)).collect();
-    let latest_at: Vec<Option<i64>> = levels.iter().map(|l| l.1.latest.map(|(at, _)| at.millis())).collect();
-    let latest_ids: Vec<Option<uuid::Uuid>> = levels.iter().map(|l| l.1.latest.map(|(_, id)| id.0)).collect();
-    let counts: Vec<i64> = levels.iter().map(|l| l.2.count as i64).collect();
-    let digests: Vec<Vec<u8>> = levels.iter().map(|l| l.2.sum_bytes().to_vec()).collect();
-    db.execute(
-        "INSERT INTO levels (product_id, location_id, on_hand, anchor_id, anchor_at, anchor_counted, latest_at, \
-         latest_id, movement_count, digest) SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], \
-         $4::uuid[], $5::bigint[], $6::bigint[], $7::bigint[], $8::uuid[], $9::bigint[], $10::bytea[]) \
-         ON CONFLICT (product_id, location_id) DO UPDATE SET on_hand = excluded.on_hand, \
-         anchor_id = excluded.anchor_id, anchor_at = excluded.anchor_at, anchor_counted = excluded.anchor_counted, \
-         latest_at = excluded.latest_at, latest_id = excluded.latest_id, \
-         movement_count = excluded.movement_count, digest = excluded.digest",
-        &[
-            &products,
-            &locations,
-            &on_hand,
-            &anchor_ids,
-            &anchor_at,
-            &anchor_counted,
-            &latest_at,
-            &latest_ids,
-            &counts,
-            &digests,
-        ],
-    )?;
-    Ok(())
+/// `$47`–`$48`: each device's new last acknowledged number.
+fn device_params(devices: &[(DeviceId, i64)]) -> Vec<Param> {
+    vec![column(devices, |d| d.0 .0), column(devices, |d| d.1)]
 }

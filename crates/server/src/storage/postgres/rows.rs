@@ -1,6 +1,6 @@
 //! Row mapping of the PostgreSQL backend: domain types to and from rows selected with the column
 //! lists the SQLite schema uses too (`smartstock_store`'s `*_COLUMNS`: the tables have the same
-//! columns), the cached level of a pair, and alert inserts.
+//! columns) and the cached level of a pair.
 //!
 //! Must not: decide rules (`rules` does) or open transactions (callers pass their [`Db`]).
 
@@ -103,29 +103,6 @@ pub(super) fn alert_from_row_at(row: &Row, at: usize) -> Result<Alert> {
         resolved_by: row.try_get::<_, Option<uuid::Uuid>>(at + 8)?.map(UserId),
         resolved_at: row.try_get::<_, Option<i64>>(at + 9)?.map(Timestamp),
     })
-}
-
-/// Stores a new alert under `feed_seq`.
-pub(super) fn insert_alert(db: &mut Db<'_>, alert: &Alert, feed_seq: i64) -> Result<()> {
-    db.execute(
-        &format!(
-            "INSERT INTO alerts ({ALERT_COLUMNS}, feed_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ),
-        &[
-            &alert.id.0,
-            &alert.kind.as_str(),
-            &alert.product_id.0,
-            &alert.location_id.0,
-            &alert.quantity,
-            &alert.movement_id.map(|m| m.0),
-            &alert.message,
-            &alert.raised_at.millis(),
-            &alert.resolved_by.map(|u| u.0),
-            &alert.resolved_at.map(|t| t.millis()),
-            &feed_seq,
-        ],
-    )?;
-    Ok(())
 }
 
 /// A digest from its stored parts (a malformed sum reads as zero, as on SQLite).

@@ -48,31 +48,32 @@ fn decode(outcome: String) -> rusqlite::Result<Outcome> {
 }
 
 impl PushTx for SqlitePush<'_> {
-    fn device(&mut self, id: DeviceId) -> Result<Option<(UserId, i64)>> {
-        Ok(self
-            .0
-            .prepare_cached("SELECT user_id, last_seq FROM devices WHERE id = ?1")?
-            .query_row([id.0], |r| Ok((UserId(r.get(0)?), r.get(1)?)))
-            .optional()?)
+    fn devices(&mut self, ids: &[DeviceId]) -> Result<Vec<(DeviceId, UserId, i64)>> {
+        let mut stmt = self.0.prepare_cached("SELECT user_id, last_seq FROM devices WHERE id = ?1")?;
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.extend(stmt.query_row([id.0], |r| Ok((*id, UserId(r.get(0)?), r.get(1)?))).optional()?);
+        }
+        Ok(found)
     }
 
-    fn received_by_seqs(&mut self, device: DeviceId, seqs: &[i64]) -> Result<Vec<(i64, MovementId, Outcome)>> {
+    fn received_by_seqs(&mut self, keys: &[(DeviceId, i64)]) -> Result<Vec<(DeviceId, i64, MovementId, Outcome)>> {
         let mut accepted =
             self.0.prepare_cached("SELECT id, server_seq FROM movements WHERE device_id = ?1 AND device_seq = ?2")?;
         let mut kept = self
             .0
             .prepare_cached("SELECT movement_id, outcome FROM received WHERE device_id = ?1 AND device_seq = ?2")?;
         let mut found = Vec::new();
-        for seq in seqs {
+        for (device, seq) in keys {
             let stored: Option<(MovementId, i64)> =
                 accepted.query_row(params![device.0, seq], |r| Ok((MovementId(r.get(0)?), r.get(1)?))).optional()?;
             match stored {
-                Some((id, server_seq)) => found.push((*seq, id, self.accepted_outcome(id, server_seq)?)),
+                Some((id, server_seq)) => found.push((*device, *seq, id, self.accepted_outcome(id, server_seq)?)),
                 None => {
                     let row = kept
                         .query_row(params![device.0, seq], |r| Ok((MovementId(r.get(0)?), decode(r.get(1)?)?)))
                         .optional()?;
-                    found.extend(row.map(|(id, outcome)| (*seq, id, outcome)));
+                    found.extend(row.map(|(id, outcome)| (*device, *seq, id, outcome)));
                 }
             }
         }
@@ -191,17 +192,16 @@ impl PushTx for SqlitePush<'_> {
         for ((product, location), level, digest) in &writes.levels {
             sql::save_level(self.0, *product, *location, level, digest)?;
         }
-        if let Some(device) = writes.device {
-            let mut received = self.0.prepare_cached(
-                "INSERT INTO received (device_id, device_seq, movement_id, outcome) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for (seq, id, outcome) in &writes.received {
-                let json = serde_json::to_string(outcome).map_err(|e| StorageError::Database(e.to_string()))?;
-                received.execute(params![device.0, seq, id.0, json])?;
-            }
-            self.0
-                .prepare_cached("UPDATE devices SET last_seq = ?2 WHERE id = ?1")?
-                .execute(params![device.0, writes.last_seq])?;
+        let mut received = self.0.prepare_cached(
+            "INSERT INTO received (device_id, device_seq, movement_id, outcome) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (device, seq, id, outcome) in &writes.received {
+            let json = serde_json::to_string(outcome).map_err(|e| StorageError::Database(e.to_string()))?;
+            received.execute(params![device.0, seq, id.0, json])?;
+        }
+        let mut acknowledged = self.0.prepare_cached("UPDATE devices SET last_seq = ?2 WHERE id = ?1")?;
+        for (device, last) in &writes.devices {
+            acknowledged.execute(params![device.0, last])?;
         }
         if let Some(last) = writes.feed_seq {
             super::feed::set(self.0, last)?;

@@ -1,0 +1,214 @@
+//! Group commit of pushes on one server instance. A push's transaction ends with a WAL flush
+//! (milliseconds on a real disk) while it still holds the feed lock (`feed.rs`), so pushes that
+//! each commit alone are limited to one flush at a time — a few hundred a second, however fast
+//! everything else is. Here concurrent pushes queue; one caller at a time (the leader) takes the
+//! queue (at most one push per device, up to [`MAX_JOBS`] pushes and [`MAX_MOVEMENTS`]
+//! movements) and runs it as one group (`storage::push::push_group`: the result each push would
+//! have had alone, in queue order) in one transaction, with one flush; every caller gets its own
+//! result. The pushes that arrive meanwhile form the next group, so groups grow with the load.
+//!
+//! Must not: run anything but pushes, hold the queue's mutex while the database works, or leave
+//! a caller waiting when the leader fails (a panic answers the group's pushes with an error).
+
+use crate::storage::{Pusher, Result, StorageError};
+use smartstock_core::wire::{MovementOutcome, PushRequest};
+use smartstock_core::{DeviceId, Timestamp};
+use std::collections::HashSet;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Most pushes in one group.
+pub(super) const MAX_JOBS: usize = 64;
+/// Most movements in one group (a group always takes at least one push).
+pub(super) const MAX_MOVEMENTS: usize = 5_000;
+
+/// One queued push.
+pub(super) struct Job {
+    /// The authenticated user.
+    pub(super) pusher: Pusher,
+    /// The batch.
+    pub(super) request: PushRequest,
+    /// Reception time.
+    pub(super) now: Timestamp,
+}
+
+type Outcomes = Result<Vec<MovementOutcome>>;
+
+/// A queued push and, once its group ran, its result.
+struct Ticket {
+    job: Job,
+    result: Mutex<Option<Outcomes>>,
+}
+
+impl Ticket {
+    fn result(&self) -> MutexGuard<'_, Option<Outcomes>> {
+        self.result.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Arc<Ticket>>,
+    leading: bool,
+}
+
+/// The queue of pushes waiting for a group.
+#[derive(Default)]
+pub(super) struct GroupCommit {
+    queue: Mutex<Queue>,
+    done: Condvar,
+}
+
+impl GroupCommit {
+    /// Queues `job` and returns its result once a group that holds it has run. `run` gets the
+    /// group's jobs in queue order and returns one result per job.
+    pub(super) fn submit(&self, job: Job, run: impl Fn(&[&Job]) -> Vec<Outcomes>) -> Outcomes {
+        let ticket = Arc::new(Ticket { job, result: Mutex::new(None) });
+        let mut queue = self.lock();
+        queue.waiting.push(Arc::clone(&ticket));
+        loop {
+            if let Some(result) = ticket.result().take() {
+                return result;
+            }
+            if queue.leading {
+                queue = self.done.wait(queue).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            queue.leading = true;
+            let group = take_group(&mut queue.waiting);
+            drop(queue);
+            let leader = Leader { commit: self, group };
+            let jobs: Vec<&Job> = leader.group.iter().map(|t| &t.job).collect();
+            let results = run(&jobs);
+            for (ticket, result) in leader.group.iter().zip(results) {
+                *ticket.result() = Some(result);
+            }
+            drop(leader);
+            queue = self.lock();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Takes the next group off the queue: queue order, one push per device, within the limits.
+fn take_group(waiting: &mut Vec<Arc<Ticket>>) -> Vec<Arc<Ticket>> {
+    let mut devices: HashSet<DeviceId> = HashSet::new();
+    let mut movements = 0;
+    let mut group = Vec::new();
+    let mut rest = Vec::with_capacity(waiting.len());
+    for ticket in waiting.drain(..) {
+        let size = ticket.job.request.movements.len();
+        let fits = group.is_empty() || (group.len() < MAX_JOBS && movements + size <= MAX_MOVEMENTS);
+        if fits && devices.insert(ticket.job.request.device_id) {
+            movements += size;
+            group.push(ticket);
+        } else {
+            rest.push(ticket);
+        }
+    }
+    *waiting = rest;
+    group
+}
+
+/// The leader's group while it runs. On drop (also when `run` panicked) every push of the group
+/// without a result gets an error, and the next waiting caller may lead.
+struct Leader<'g> {
+    commit: &'g GroupCommit,
+    group: Vec<Arc<Ticket>>,
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        for ticket in &self.group {
+            let mut result = ticket.result();
+            if result.is_none() {
+                *result = Some(Err(StorageError::Database("the push group failed; push again".into())));
+            }
+        }
+        let mut queue = self.commit.lock();
+        queue.leading = false;
+        drop(queue);
+        self.commit.done.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Role;
+    use smartstock_core::ids::NewRandom;
+    use smartstock_core::wire::WIRE_VERSION;
+    use smartstock_core::UserId;
+
+    fn job(device: DeviceId) -> Job {
+        Job {
+            pusher: Pusher { user_id: UserId::new_random(), role: Role::Clerk, locations: vec![] },
+            request: PushRequest { v: WIRE_VERSION, device_id: device, movements: vec![] },
+            now: Timestamp(0),
+        }
+    }
+
+    fn ticket(device: DeviceId) -> Arc<Ticket> {
+        Arc::new(Ticket { job: job(device), result: Mutex::new(None) })
+    }
+
+    #[test]
+    fn a_group_takes_one_push_per_device_in_queue_order() {
+        let (a, b) = (DeviceId::new_random(), DeviceId::new_random());
+        let mut waiting = vec![ticket(a), ticket(a), ticket(b), ticket(a)];
+        let group = take_group(&mut waiting);
+        let devices: Vec<DeviceId> = group.iter().map(|t| t.job.request.device_id).collect();
+        assert_eq!(devices, vec![a, b]);
+        assert_eq!(waiting.len(), 2);
+        assert!(waiting.iter().all(|t| t.job.request.device_id == a));
+    }
+
+    #[test]
+    fn a_group_stops_at_the_job_limit() {
+        let mut waiting: Vec<_> = (0..MAX_JOBS + 3).map(|_| ticket(DeviceId::new_random())).collect();
+        assert_eq!(take_group(&mut waiting).len(), MAX_JOBS);
+        assert_eq!(waiting.len(), 3);
+    }
+
+    #[test]
+    fn concurrent_pushes_share_groups_and_each_gets_its_own_result() {
+        let commit = Arc::new(GroupCommit::default());
+        let groups = Arc::new(Mutex::new(Vec::new()));
+        let threads: Vec<_> = (0..32)
+            .map(|i| {
+                let (commit, groups) = (Arc::clone(&commit), Arc::clone(&groups));
+                std::thread::spawn(move || {
+                    let mut job = job(DeviceId::new_random());
+                    job.now = Timestamp(i);
+                    commit.submit(job, |jobs| {
+                        groups.lock().unwrap().push(jobs.len());
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        jobs.iter().map(|j| Err(StorageError::Forbidden(j.now.millis().to_string()))).collect()
+                    })
+                })
+            })
+            .collect();
+        for (i, thread) in threads.into_iter().enumerate() {
+            match thread.join().unwrap() {
+                Err(StorageError::Forbidden(text)) => assert_eq!(text, i.to_string()),
+                other => panic!("push {i}: {other:?}"),
+            }
+        }
+        let groups = groups.lock().unwrap();
+        assert_eq!(groups.iter().sum::<usize>(), 32);
+        assert!(groups.len() < 32, "no two pushes shared a group: {groups:?}");
+    }
+
+    #[test]
+    fn a_panicking_group_answers_its_pushes_and_the_next_group_runs() {
+        let commit = GroupCommit::default();
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            commit.submit(job(DeviceId::new_random()), |_| panic!("boom"))
+        }));
+        assert!(failed.is_err());
+        let result = commit.submit(job(DeviceId::new_random()), |jobs| jobs.iter().map(|_| Ok(vec![])).collect());
+        assert!(matches!(result, Ok(v) if v.is_empty()));
+    }
+}

@@ -1,7 +1,7 @@
-//! The SmartStock desktop app (Tauri shell). Not built yet — issue #5 brings the shell and the
-//! UI. Until then this binary says so and exits with an error rather than pretending to run.
+//! The SmartStock desktop app. Everything lives in the library (`smartstock_app`) so that tests
+//! and benchmarks reach the same code.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
-    eprintln!("The SmartStock desktop app is not built yet (issue #5). The local ledger lives in crates/store.");
-    std::process::exit(2);
+    smartstock_app::run();
 }

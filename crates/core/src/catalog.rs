@@ -138,6 +138,7 @@ impl Location {
 }
 
 /// One audited catalog edit: which field of which entity changed from what to what, by whom.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogChange {
     /// `product`, `location`, `policy`.

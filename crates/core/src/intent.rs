@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// A request to record stock movement(s). Quantities are positive base units; the kind gives
 /// the sign.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MovementIntent {

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::{sql, Store};
 use rusqlite::{named_params, Row};
 use serde::{Deserialize, Serialize};
-use smartstock_core::{LocationId, Movement, MovementId, ProductId, Timestamp, TransferId};
+use smartstock_core::{LocationId, Movement, MovementId, MovementKind, ProductId, Timestamp, TransferId, UserId};
 
 /// Which rows of the stock table to show.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -102,6 +102,40 @@ pub struct HistoryRow {
     pub voided_by: Option<MovementId>,
     /// `pending`, `accepted` or `rejected`.
     pub sync_state: String,
+}
+
+/// Where a page of the ledger ends: the last row's time and id.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerCursor {
+    /// The last row's `occurred_at`.
+    pub occurred_at: Timestamp,
+    /// The last row's id.
+    pub id: MovementId,
+}
+
+/// A request for one page of the movement ledger.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LedgerQuery {
+    /// Only this product.
+    pub product_id: Option<ProductId>,
+    /// Only this location.
+    pub location_id: Option<LocationId>,
+    /// Only this kind.
+    pub kind: Option<MovementKind>,
+    /// Only this user's.
+    pub user_id: Option<UserId>,
+    /// Occurred at or after.
+    pub from: Option<Timestamp>,
+    /// Occurred before.
+    pub to: Option<Timestamp>,
+    /// Continue after this row.
+    pub before: Option<LedgerCursor>,
+    /// Page size (1..=1000).
+    pub limit: u32,
 }
 
 /// A dispatched transfer not yet received.
@@ -299,6 +333,45 @@ impl Store {
                     ":before_at": before.map(|(at, _)| at.millis()),
                     ":before_id": before.map(|(_, id)| id.0),
                     ":limit": limit,
+                },
+                |row| {
+                    Ok(HistoryRow {
+                        movement: sql::movement_from_row(row)?,
+                        voided_by: row.get::<_, Option<uuid::Uuid>>(18)?.map(MovementId),
+                        sync_state: row.get(19)?,
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The movement ledger (the audit screen), newest first, filtered, `limit` at a time; pass
+    /// the last row's (`occurred_at`, `id`) as `before` for the next page.
+    pub fn ledger(&self, query: &LedgerQuery) -> Result<Vec<HistoryRow>> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {}, voided_by, sync_state FROM movements \
+             WHERE (:product IS NULL OR product_id = :product) \
+             AND (:location IS NULL OR location_id = :location) \
+             AND (:kind IS NULL OR kind = :kind) AND (:user IS NULL OR user_id = :user) \
+             AND (:from IS NULL OR occurred_at >= :from) AND (:to IS NULL OR occurred_at < :to) \
+             AND (:before_at IS NULL OR (occurred_at, id) < (:before_at, :before_id)) \
+             ORDER BY occurred_at DESC, id DESC LIMIT :limit",
+            sql::MOVEMENT_COLUMNS
+        ))?;
+        let rows = stmt
+            .query_map(
+                named_params! {
+                    ":product": query.product_id.map(|p| p.0),
+                    ":location": query.location_id.map(|l| l.0),
+                    ":kind": query.kind.map(|k| k.as_str()),
+                    ":user": query.user_id.map(|u| u.0),
+                    ":from": query.from.map(|t| t.millis()),
+                    ":to": query.to.map(|t| t.millis()),
+                    ":before_at": query.before.map(|c| c.occurred_at.millis()),
+                    ":before_id": query.before.map(|c| c.id.0),
+                    ":limit": query.limit.clamp(1, 1000),
                 },
                 |row| {
                     Ok(HistoryRow {

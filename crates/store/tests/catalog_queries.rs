@@ -149,3 +149,44 @@ fn reorder_suggestions_list_levels_at_or_below_the_point() {
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].location_code.as_str(), rows[0].on_hand, rows[0].suggested_qty), ("WH1", 10, 50));
 }
+
+#[test]
+fn ledger_filters_by_kind_product_and_time_and_pages_newest_first() {
+    use smartstock_core::MovementKind;
+    use smartstock_store::queries::{LedgerCursor, LedgerQuery};
+    let f = Fixture::new();
+    let (a, b) = (f.product("LED-1"), f.product("LED-2"));
+    let w1 = f.location("WH1");
+    for _ in 0..3 {
+        f.receive(a, w1, 5);
+    }
+    f.receive(b, w1, 2);
+    f.issue(a, w1, 1).unwrap();
+    let all = f.store.ledger(&LedgerQuery { limit: 100, ..Default::default() }).unwrap();
+    assert_eq!(all.len(), 5);
+    assert!(all
+        .windows(2)
+        .all(|w| (w[0].movement.occurred_at, w[0].movement.id) > (w[1].movement.occurred_at, w[1].movement.id)));
+    let issues =
+        f.store.ledger(&LedgerQuery { kind: Some(MovementKind::Issue), limit: 100, ..Default::default() }).unwrap();
+    assert_eq!(issues.len(), 1);
+    let of_b = f.store.ledger(&LedgerQuery { product_id: Some(b), limit: 100, ..Default::default() }).unwrap();
+    assert_eq!(of_b.len(), 1);
+    let first = f.store.ledger(&LedgerQuery { limit: 2, ..Default::default() }).unwrap();
+    let last = &first[1].movement;
+    let next = f
+        .store
+        .ledger(&LedgerQuery {
+            limit: 100,
+            before: Some(LedgerCursor { occurred_at: last.occurred_at, id: last.id }),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(next.len(), 3, "the rest, no overlap");
+    assert!(next.iter().all(|r| first.iter().all(|f| f.movement.id != r.movement.id)));
+    let future = f
+        .store
+        .ledger(&LedgerQuery { from: Some(smartstock_core::Timestamp(i64::MAX / 2)), limit: 10, ..Default::default() })
+        .unwrap();
+    assert!(future.is_empty());
+}

@@ -1,0 +1,102 @@
+//! The SmartStock desktop app: a thin Tauri 2 shell over the local ledger (`smartstock-store`)
+//! and the sync engine (`smartstock-sync`). The UI (Svelte, `ui/`) calls the commands in
+//! `commands` and listens to the events `sync-status`, `import-progress` and `open-alert`.
+//!
+//! Owns: start-up (data directory, logging, session resume), the commands, the OS integrations
+//! (secret store in `secrets`, notifications in `notifier`).
+//!
+//! Must not: hold a business rule (the core, store and sync crates do), write SQL, or keep a
+//! secret outside the OS secret store.
+
+pub mod commands;
+pub mod error;
+pub mod ipc;
+pub mod notifier;
+pub mod secrets;
+pub mod settings;
+pub mod state;
+
+use state::{App, Emit};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tauri::{Emitter, Manager};
+
+/// Where the ledger and settings live: `SMARTSTOCK_DATA_DIR`, else the OS data directory
+/// (`~/.local/share/app.smartstock.desktop` on Linux).
+fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    if let Some(dir) = std::env::var_os("SMARTSTOCK_DATA_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    Ok(app.path().app_data_dir()?)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SMARTSTOCK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = data_dir(app)?;
+    let handle = app.handle().clone();
+    let emit: Emit = Arc::new(move |event, payload| {
+        if event == "open-alert" {
+            if let Some(window) = handle.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.set_focus();
+            }
+        }
+        if let Err(e) = handle.emit(event, payload) {
+            tracing::warn!(error = %e, event, "could not send an event to the window");
+        }
+    });
+    let state =
+        App::open(&dir, emit).map_err(|e| format!("cannot open SmartStock's data in {}: {e}", dir.display()))?;
+    tracing::info!(data_dir = %dir.display(), "SmartStock started");
+    app.manage(state.clone());
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = state.resume().await {
+            tracing::warn!(error = %e.message, "could not resume the last session");
+        }
+        state.publish_status(None);
+    });
+    Ok(())
+}
+
+/// Runs the app until its window closes.
+pub fn run() {
+    init_logging();
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .setup(setup)
+        .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::sign_in,
+            commands::change_password,
+            commands::work_offline,
+            commands::sign_out,
+            commands::sync_now,
+            commands::stock_page,
+            commands::catalog,
+            commands::find_product,
+            commands::product_detail,
+            commands::ledger,
+            commands::in_transit,
+            commands::reorder_suggestions,
+            commands::record_movement,
+            commands::count_preview,
+            commands::alerts,
+            commands::resolve_alert,
+            commands::rejected_movements,
+            commands::catalog_audit,
+            commands::export_csv,
+            commands::import_csv,
+            commands::preferences,
+            commands::set_preferences,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("SmartStock could not start: {e}");
+        std::process::exit(1);
+    }
+}

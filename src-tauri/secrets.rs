@@ -1,0 +1,142 @@
+//! Where the refresh token lives: the operating system's secret store, one entry per server and
+//! user, through the `keyring` crate. On Linux the Secret Service (GNOME Keyring, KWallet) is used
+//! when the session has one, else the kernel keyutils store; macOS uses the Keychain and Windows
+//! the Credential Manager. When none works the app keeps the token in memory only and says so:
+//! the user signs in at each start. There is no file fallback, ever.
+//!
+//! Must not: write a secret anywhere else, or log one.
+
+use keyring::Entry;
+use serde::Serialize;
+use smartstock_sync::CredentialStore;
+use std::sync::Mutex;
+
+const SERVICE: &str = "SmartStock";
+
+/// Which secret store holds the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretStore {
+    /// Linux Secret Service (D-Bus).
+    SecretService,
+    /// Linux kernel keyutils (this login session).
+    KernelKeyring,
+    /// macOS Keychain or Windows Credential Manager.
+    Platform,
+    /// None works: the token is kept in memory until the app quits.
+    Unavailable,
+}
+
+/// The refresh token of one server and user in the OS secret store.
+pub struct KeyringCredentials {
+    entry: Option<Entry>,
+    /// Used only when no secret store works.
+    memory: Mutex<Option<String>>,
+    store: SecretStore,
+}
+
+impl std::fmt::Debug for KeyringCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyringCredentials").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+/// The account name of an entry: one per server and user.
+fn account(server_url: &str, username: &str) -> String {
+    format!("{username}@{}", server_url.trim_end_matches('/'))
+}
+
+impl KeyringCredentials {
+    /// Opens the entry for `username` on `server_url` in the first secret store that works.
+    pub fn open(server_url: &str, username: &str) -> KeyringCredentials {
+        let account = account(server_url, username);
+        for (store, entry) in candidate_entries(&account) {
+            if works(&entry) {
+                return KeyringCredentials { entry: Some(entry), memory: Mutex::new(None), store };
+            }
+        }
+        tracing::warn!("no OS secret store works here: the refresh token is kept in memory only");
+        KeyringCredentials { entry: None, memory: Mutex::new(None), store: SecretStore::Unavailable }
+    }
+
+    /// Which store holds the token.
+    pub fn store(&self) -> SecretStore {
+        self.store
+    }
+}
+
+/// The entries to try, best first.
+fn candidate_entries(account: &str) -> Vec<(SecretStore, Entry)> {
+    let mut entries = Vec::new();
+    #[cfg(target_os = "linux")]
+    {
+        use keyring::{keyutils::KeyutilsCredential, secret_service::SsCredential};
+        if let Ok(c) = SsCredential::new_with_target(None, SERVICE, account) {
+            entries.push((SecretStore::SecretService, Entry::new_with_credential(Box::new(c))));
+        }
+        if let Ok(c) = KeyutilsCredential::new_with_target(None, SERVICE, account) {
+            entries.push((SecretStore::KernelKeyring, Entry::new_with_credential(Box::new(c))));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    if let Ok(entry) = Entry::new(SERVICE, account) {
+        entries.push((SecretStore::Platform, entry));
+    }
+    entries
+}
+
+/// Whether the store behind `entry` answers: reading succeeds or says there is no entry.
+fn works(entry: &Entry) -> bool {
+    match entry.get_password() {
+        Ok(_) | Err(keyring::Error::NoEntry) => probe_write(entry),
+        Err(e) => {
+            tracing::info!(error = %e, "secret store unavailable");
+            false
+        }
+    }
+}
+
+/// Some stores read fine and refuse writes (a locked keyring, no session keyring): try a
+/// write when the entry is empty, and remove the probe again.
+fn probe_write(entry: &Entry) -> bool {
+    if entry.get_password().is_ok() {
+        return true;
+    }
+    match entry.set_password("probe") {
+        Ok(()) => entry.delete_credential().is_ok(),
+        Err(e) => {
+            tracing::info!(error = %e, "secret store refuses writes");
+            false
+        }
+    }
+}
+
+impl CredentialStore for KeyringCredentials {
+    fn refresh_token(&self) -> Option<String> {
+        match &self.entry {
+            Some(entry) => entry.get_password().ok(),
+            None => self.memory.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+
+    fn set_refresh_token(&self, token: &str) {
+        match &self.entry {
+            Some(entry) => {
+                if let Err(e) = entry.set_password(token) {
+                    tracing::error!(error = %e, "could not store the refresh token in the secret store");
+                }
+            }
+            None => *self.memory.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.to_string()),
+        }
+    }
+
+    fn clear(&self) {
+        match &self.entry {
+            Some(entry) => match entry.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => {}
+                Err(e) => tracing::error!(error = %e, "could not delete the refresh token"),
+            },
+            None => *self.memory.lock().unwrap_or_else(|p| p.into_inner()) = None,
+        }
+    }
+}

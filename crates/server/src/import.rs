@@ -239,7 +239,7 @@ pub fn import(
 /// catalog. The copy needs no audit, and the rows were validated when the server saved them; the
 /// store's constraints still apply.) Parents go before children; a parent the server does not
 /// hold is left out of the copy, as only codes and ids matter to the checks.
-fn load_catalog(path: &Path, products: &[Product], locations: &[Location]) -> Result<(), ImportError> {
+pub(crate) fn load_catalog(path: &Path, products: &[Product], locations: &[Location]) -> Result<(), ImportError> {
     use rusqlite::params;
     use smartstock_store::catalog::LOCATION_COLUMNS;
     let scratch = |e: rusqlite::Error| ImportError::Scratch(e.to_string());

@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod cors;
+pub mod demo;
 pub mod events;
 pub mod import;
 pub mod metrics;

@@ -89,6 +89,20 @@ enum Command {
     },
     /// Creates the database and prints a one-time password for the bootstrap admin `admin`.
     Init,
+    /// Fills a new database with a demo company (locations, products, two months of history, one
+    /// user per role) and prints the demo passwords. Optionally writes a self-signed TLS
+    /// certificate and key for localhost into a folder, for `serve --tls-cert/--tls-key`.
+    Demo {
+        /// Number of products.
+        #[arg(long, default_value_t = 3000)]
+        products: usize,
+        /// Days of history.
+        #[arg(long, default_value_t = 60)]
+        days: u32,
+        /// Write `cert.pem` and `key.pem` for localhost into this folder.
+        #[arg(long)]
+        write_tls: Option<PathBuf>,
+    },
     /// Manages users.
     User {
         #[command(subcommand)]
@@ -161,6 +175,7 @@ fn main() -> Result<()> {
     let database = cli.database.clone().unwrap_or_else(|| DEFAULT_DATABASE.to_string());
     match cli.command {
         Command::Init => init(&database),
+        Command::Demo { products, days, write_tls } => demo(&database, products, days, write_tls.as_deref()),
         Command::User { command } => user(&database, command),
         Command::Backup { file } => backup(&database, &file),
         Command::Restore { file } => restore(&database, &file),
@@ -238,6 +253,28 @@ fn import(database: &str, kind: ImportKind, file: &std::path::Path, dry_run: boo
     println!("{}", done.render(&file.display().to_string(), skip_bad_rows));
     if !done.clean() {
         bail!("{} has rows that were refused (listed above)", file.display());
+    }
+    Ok(())
+}
+
+fn demo(database: &str, products: usize, days: u32, write_tls: Option<&std::path::Path>) -> Result<()> {
+    let storage = open(database)?;
+    let spec = smartstock_server::demo::DemoSpec { products, days, ..Default::default() };
+    let company = smartstock_server::demo::seed(storage.as_ref(), spec, api::now())?;
+    println!(
+        "Demo company ready: {} products, {} movements of history, 5 locations.",
+        company.products, company.movements
+    );
+    println!("Demo users (change these before real use):");
+    for user in &company.users {
+        println!("  {:<8} {:<20} role {}", user.username, user.password, user.role.as_str());
+    }
+    if let Some(dir) = write_tls {
+        let (cert, key) = smartstock_server::tls::self_signed_pem()?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::write(dir.join("cert.pem"), cert)?;
+        std::fs::write(dir.join("key.pem"), key)?;
+        println!("TLS certificate and key for localhost written to {}", dir.display());
     }
     Ok(())
 }

@@ -63,6 +63,14 @@ pub fn load(cert_path: &Path, key_path: &Path) -> Result<Identity, TlsError> {
     Ok(Identity { chain, key, fingerprint, cert_pem })
 }
 
+/// A fresh self-signed certificate for `localhost` and `127.0.0.1` as PEM text: (certificate,
+/// private key), to write to files that `serve --tls-cert/--tls-key` and clients then use.
+pub fn self_signed_pem() -> Result<(String, String), TlsError> {
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let certified = rcgen::generate_simple_self_signed(names)?;
+    Ok((certified.cert.pem(), certified.signing_key.serialize_pem()))
+}
+
 /// A fresh self-signed certificate for `localhost` and `127.0.0.1`.
 pub fn self_signed() -> Result<Identity, TlsError> {
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];

@@ -1,0 +1,133 @@
+// The app-wide state in runes: the session, the sync indicator, the current screen, the
+// locations for pickers and the inbox count. Screens read and change it through `app`.
+
+import { api } from './api';
+import type { AlertId } from './bindings/AlertId';
+import type { AppStatus } from './bindings/AppStatus';
+import type { Location } from './bindings/Location';
+import type { Permission } from './bindings/Permission';
+import type { ProductId } from './bindings/ProductId';
+import type { SessionInfo } from './bindings/SessionInfo';
+import type { SyncView } from './bindings/SyncView';
+
+export type Screen = 'stock' | 'product' | 'record' | 'alerts' | 'audit' | 'import' | 'settings';
+
+/** What the Record screen starts with when opened from another screen. */
+export interface RecordPreset {
+  code: string;
+  locationId: string | null;
+}
+
+/** The screens in the left navigation, in Alt+1..6 order. */
+export const NAV: { screen: Screen; label: string }[] = [
+  { screen: 'stock', label: 'Stock' },
+  { screen: 'record', label: 'Record' },
+  { screen: 'alerts', label: 'Alerts & conflicts' },
+  { screen: 'audit', label: 'Audit' },
+  { screen: 'import', label: 'Import' },
+  { screen: 'settings', label: 'Settings' },
+];
+
+class AppState {
+  status = $state<AppStatus | null>(null);
+  session = $state<SessionInfo | null>(null);
+  sync = $state<SyncView | null>(null);
+  screen = $state<Screen>('stock');
+  productId = $state<ProductId | null>(null);
+  productFrom = $state<Screen>('stock');
+  highlightAlert = $state<AlertId | null>(null);
+  openAlerts = $state(0);
+  locations = $state<Location[]>([]);
+  recordPreset = $state<RecordPreset | null>(null);
+  /** The sign-in form is shown again over a session the server ended. */
+  reauth = $state(false);
+
+  /** Whether the session's role allows `permission`. */
+  can(permission: Permission): boolean {
+    return this.session?.permissions.includes(permission) ?? false;
+  }
+
+  /** Whether the role may record anything at all. */
+  get mayRecord(): boolean {
+    return this.can('record_movements') || this.can('record_counts');
+  }
+
+  /** Whether the role may import anything. */
+  get mayImport(): boolean {
+    return this.can('record_movements') || this.can('edit_catalog');
+  }
+
+  /** Whether `screen` is shown to this role. */
+  allowed(screen: Screen): boolean {
+    if (screen === 'record') return this.mayRecord;
+    if (screen === 'import') return this.mayImport;
+    return true;
+  }
+
+  go(screen: Screen): void {
+    if (this.allowed(screen)) this.screen = screen;
+  }
+
+  openProduct(id: ProductId): void {
+    if (this.screen !== 'product') this.productFrom = this.screen;
+    this.productId = id;
+    this.screen = 'product';
+  }
+
+  /** Opens the inbox on one alert (a click on its OS notification). */
+  openAlert(id: AlertId): void {
+    this.highlightAlert = id;
+    this.screen = 'alerts';
+  }
+
+  /** Takes a start-up status (or a fresh one after sign-in). */
+  applyStatus(status: AppStatus): void {
+    this.status = status;
+    this.session = status.session;
+    this.sync = status.sync;
+  }
+
+  async refreshStatus(): Promise<void> {
+    this.applyStatus(await api.appStatus());
+  }
+
+  /** Reloads the locations for pickers and filters. */
+  async loadCatalog(): Promise<void> {
+    try {
+      const c = await api.catalog();
+      this.locations = c.locations;
+    } catch {
+      // Kept as they were; the screens that need them show their own errors.
+    }
+  }
+
+  /** Recounts the inbox (open alerts; rejected movements come with the sync indicator). */
+  async refreshAlertCount(): Promise<void> {
+    try {
+      this.openAlerts = (await api.alerts()).length;
+    } catch {
+      // The badge keeps its last value.
+    }
+  }
+
+  /** Locations that still take movements. */
+  get activeLocations(): Location[] {
+    return this.locations.filter((l) => !l.archived);
+  }
+
+  reset(): void {
+    this.status = null;
+    this.session = null;
+    this.sync = null;
+    this.screen = 'stock';
+    this.productId = null;
+    this.productFrom = 'stock';
+    this.highlightAlert = null;
+    this.openAlerts = 0;
+    this.locations = [];
+    this.recordPreset = null;
+    this.reauth = false;
+  }
+}
+
+export const app = new AppState();

@@ -5,10 +5,45 @@ import { api } from './api';
 import type { AlertId } from './bindings/AlertId';
 import type { AppStatus } from './bindings/AppStatus';
 import type { Location } from './bindings/Location';
+import type { LocationId } from './bindings/LocationId';
+import type { StockFilter } from './bindings/StockFilter';
+import type { StockSort } from './bindings/StockSort';
 import type { Permission } from './bindings/Permission';
 import type { ProductId } from './bindings/ProductId';
 import type { SessionInfo } from './bindings/SessionInfo';
 import type { SyncView } from './bindings/SyncView';
+
+/** The Stock screen's view, kept while another screen is shown. */
+export interface StockView {
+  search: string;
+  locationId: LocationId | '';
+  filter: StockFilter;
+  sort: StockSort;
+  descending: boolean;
+  scrollTop: number;
+  active: number;
+}
+
+/** What the Record screen keeps between visits (a clerk records at the same place all day). */
+export interface RecordDefaults {
+  kind: RecordKind;
+  locationId: LocationId | '';
+  toLocationId: LocationId | '';
+}
+
+export type RecordKind = 'receive' | 'issue' | 'adjust' | 'transfer' | 'dispatch' | 'receive_transfer' | 'count' | 'void';
+
+const stockView = (): StockView => ({
+  search: '',
+  locationId: '',
+  filter: 'all',
+  sort: 'sku',
+  descending: false,
+  scrollTop: 0,
+  active: -1,
+});
+
+const recordDefaults = (): RecordDefaults => ({ kind: 'receive', locationId: '', toLocationId: '' });
 
 export type Screen = 'stock' | 'product' | 'record' | 'alerts' | 'audit' | 'import' | 'settings';
 
@@ -41,6 +76,9 @@ class AppState {
   recordPreset = $state<RecordPreset | null>(null);
   /** The sign-in form is shown again over a session the server ended. */
   reauth = $state(false);
+  /** Plain (not reactive): read when a screen mounts, written when it unmounts. */
+  stockView: StockView = stockView();
+  recordDefaults: RecordDefaults = recordDefaults();
 
   /** Whether the session's role allows `permission`. */
   can(permission: Permission): boolean {
@@ -127,6 +165,8 @@ class AppState {
     this.locations = [];
     this.recordPreset = null;
     this.reauth = false;
+    this.stockView = stockView();
+    this.recordDefaults = recordDefaults();
   }
 }
 

@@ -1,0 +1,123 @@
+import { render, screen, waitFor } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import { beforeEach, describe, expect, test } from 'vitest';
+import type { StockPage } from '../lib/bindings/StockPage';
+import type { StockQuery } from '../lib/bindings/StockQuery';
+import { app } from '../lib/state.svelte';
+import Stock from '../screens/Stock.svelte';
+import { backend, deferred, session, SHOP, stockRow, WH1 } from './backend';
+
+const queryOf = (args: Record<string, unknown>) => args.query as StockQuery;
+
+beforeEach(() => {
+  app.session = session('clerk');
+  app.locations = [WH1, SHOP];
+});
+
+describe('stock table', () => {
+  test('searches as you type and renders the rows stock_page returns', async () => {
+    const user = userEvent.setup();
+    const api = backend({
+      stock_page: (a) => {
+        const q = queryOf(a);
+        if (q.search === 'BOLT') {
+          return {
+            rows: [
+              stockRow(1, { sku: 'BOLT-10', name: 'Hex bolt M10', on_hand: -2 }),
+              stockRow(2, { sku: 'BOLT-12', name: 'Hex bolt M12', location_id: SHOP.id, location_code: SHOP.code, on_hand: 3, reorder_point: 5 }),
+              stockRow(3, { sku: 'BOLT-16', name: 'Hex bolt M16', on_hand: 1250, unit_scale: 2, unit: 'kg' }),
+            ],
+            total: 3,
+          } satisfies StockPage;
+        }
+        return { rows: [stockRow(9)], total: 1 } satisfies StockPage;
+      },
+    });
+    render(Stock);
+    await waitFor(() => expect(screen.getAllByTestId('stock-row')).toHaveLength(1));
+
+    await user.type(screen.getByRole('searchbox'), 'BOLT');
+    await waitFor(() => expect(screen.getAllByTestId('stock-row')).toHaveLength(3));
+
+    const last = api.of('stock_page').slice(-1)[0]!;
+    expect(queryOf(last.args)).toMatchObject({ search: 'BOLT', limit: 100, offset: 0, filter: 'all', sort: 'sku' });
+    expect(screen.getByTestId('stock-total').textContent).toBe('3');
+
+    const rows = screen.getAllByTestId('stock-row');
+    expect(rows.map((r) => [r.dataset.sku, r.dataset.location])).toEqual([
+      ['BOLT-10', 'WH1'],
+      ['BOLT-12', 'SHOP'],
+      ['BOLT-16', 'WH1'],
+    ]);
+    const onHand = rows.map((r) => r.querySelector('[data-testid=on-hand]')!);
+    expect(onHand.map((c) => c.textContent?.trim())).toEqual(['-2', '3', '12.50']);
+    expect(onHand[0]!.classList.contains('neg')).toBe(true);
+    expect(onHand[1]!.classList.contains('low')).toBe(true);
+    expect(onHand[2]!.classList.contains('neg') || onHand[2]!.classList.contains('low')).toBe(false);
+  });
+
+  test('a slow answer to an older search never replaces a newer one', async () => {
+    const user = userEvent.setup();
+    const slow = deferred<StockPage>();
+    const api = backend({
+      stock_page: (a) => {
+        const q = queryOf(a);
+        if (q.search === 'AB') return slow.promise;
+        if (q.search === 'ABC') return { rows: [stockRow(3, { sku: 'ABC-NEW' })], total: 1 };
+        return { rows: [], total: 0 };
+      },
+    });
+    render(Stock);
+    const search = screen.getByRole('searchbox');
+    await user.type(search, 'AB');
+    await waitFor(() => expect(api.of('stock_page').some((c) => queryOf(c.args).search === 'AB')).toBe(true));
+    await user.type(search, 'C');
+    await waitFor(() => expect(screen.getAllByTestId('stock-row')[0]?.dataset.sku).toBe('ABC-NEW'));
+
+    slow.resolve({ rows: [stockRow(1, { sku: 'AB-OLD' }), stockRow(2, { sku: 'AB-OLD2' })], total: 2 });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(screen.getAllByTestId('stock-row').map((r) => r.dataset.sku)).toEqual(['ABC-NEW']);
+    expect(screen.getByTestId('stock-total').textContent).toBe('1');
+  });
+
+  test('renders only the visible rows of a 500,000-row result and sends filters and sort', async () => {
+    const user = userEvent.setup();
+    const api = backend({
+      stock_page: (a) => {
+        const q = queryOf(a);
+        const rows = Array.from({ length: q.limit }, (_, i) => stockRow(q.offset + i));
+        return { rows, total: 500_000 };
+      },
+    });
+    render(Stock);
+    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('500000'));
+    const shown = screen.getAllByTestId('stock-row').length;
+    expect(shown).toBeGreaterThan(5);
+    expect(shown).toBeLessThan(60);
+    expect(api.of('stock_page').every((c) => queryOf(c.args).offset === 0)).toBe(true);
+
+    await user.selectOptions(screen.getByLabelText('Location'), SHOP.id);
+    await user.selectOptions(screen.getByLabelText('Show'), 'negative');
+    await user.click(screen.getByTestId('sort-on_hand'));
+    await user.click(screen.getByTestId('sort-on_hand'));
+    await waitFor(() =>
+      expect(queryOf(api.of('stock_page').slice(-1)[0]!.args)).toMatchObject({
+        location_id: SHOP.id,
+        filter: 'negative',
+        sort: 'on_hand',
+        descending: true,
+      }),
+    );
+  });
+
+  test('Enter on a row opens the Product screen', async () => {
+    const user = userEvent.setup();
+    backend({ stock_page: () => ({ rows: [stockRow(1), stockRow(2)], total: 2 }) });
+    render(Stock);
+    await waitFor(() => expect(screen.getAllByTestId('stock-row')).toHaveLength(2));
+    screen.getByRole('grid').focus();
+    await user.keyboard('{ArrowDown}{ArrowDown}{Enter}');
+    expect(app.screen).toBe('product');
+    expect(app.productId).toBe('prod-2');
+  });
+});

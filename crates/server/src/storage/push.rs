@@ -80,6 +80,89 @@ pub trait PushTx {
     fn count_review_window_ms(&mut self) -> Result<i64>;
     /// Stores everything the push decided.
     fn write(&mut self, writes: &PushWrites) -> Result<()>;
+
+    /// Everything a group reads before deciding, in this order: the devices (locked), the
+    /// outcomes stored under the pushed (device, seq) keys they already acknowledged, the feed
+    /// lock, then the rest. A backend that can send several statements at once may override it.
+    fn read(&mut self, keys: &Keys) -> Result<Facts> {
+        let devices = self.devices(&keys.devices)?;
+        let acknowledged: HashMap<DeviceId, i64> = devices.iter().map(|(id, _, last)| (*id, *last)).collect();
+        let old: Vec<(DeviceId, i64)> =
+            keys.seqs.iter().copied().filter(|(d, s)| acknowledged.get(d).is_some_and(|last| s <= last)).collect();
+        let replays = if old.is_empty() { Vec::new() } else { self.received_by_seqs(&old)? };
+        if keys.ids.is_empty() {
+            return Ok(Facts { devices, replays, ..Facts::default() });
+        }
+        let feed = self.lock_feed()?;
+        Ok(Facts {
+            devices,
+            replays,
+            feed,
+            outcomes: self.received_by_ids(&keys.ids)?,
+            products: self.products(&keys.products)?,
+            locations: self.locations(&keys.locations)?,
+            targets: if keys.targets.is_empty() { Vec::new() } else { self.stored_movements(&keys.targets)? },
+            levels: self.levels(&keys.pairs)?,
+            open_alerts: self.open_alerts(&keys.pairs)?,
+        })
+    }
+}
+
+/// What a group of pushes reads up front, from every movement of every push.
+#[derive(Debug, Default)]
+pub struct Keys {
+    /// The pushing devices.
+    pub devices: Vec<DeviceId>,
+    /// Every pushed (device, seq).
+    pub seqs: Vec<(DeviceId, i64)>,
+    /// Every pushed movement id.
+    pub ids: Vec<MovementId>,
+    /// Their products.
+    pub products: Vec<ProductId>,
+    /// Their locations (and transfer peers).
+    pub locations: Vec<LocationId>,
+    /// The movements their voids cancel.
+    pub targets: Vec<MovementId>,
+    /// Their product × location pairs.
+    pub pairs: Vec<Pair>,
+}
+
+impl Keys {
+    fn of(jobs: &[PushJob<'_>]) -> Keys {
+        let all = || jobs.iter().flat_map(|j| j.request.movements.iter());
+        Keys {
+            devices: unique(jobs.iter().map(|j| j.request.device_id)),
+            seqs: unique(all().map(|m| (m.device_id, m.device_seq))),
+            ids: unique(all().map(|m| m.id)),
+            products: unique(all().map(|m| m.product_id)),
+            locations: unique(all().flat_map(|m| std::iter::once(m.location_id).chain(m.peer_location_id))),
+            targets: unique(all().filter(|m| m.kind == MovementKind::Void).filter_map(|m| m.voided_id().ok())),
+            pairs: unique(all().map(|m| (m.product_id, m.location_id))),
+        }
+    }
+}
+
+/// What [`PushTx::read`] found (the feed part empty when no movement was pushed).
+#[derive(Debug, Default)]
+pub struct Facts {
+    /// Owner and last acknowledged number of the devices that exist.
+    pub devices: Vec<(DeviceId, UserId, i64)>,
+    /// Outcomes stored under pushed (device, seq) keys.
+    pub replays: Vec<(DeviceId, i64, MovementId, Outcome)>,
+    /// The last feed number handed out (read under the feed lock).
+    pub feed: i64,
+    /// Outcomes stored for pushed movement ids.
+    pub outcomes: Vec<(MovementId, Outcome)>,
+    /// SKU and reorder point of the known products.
+    pub products: Vec<(ProductId, String, i64)>,
+    /// Codes of the known locations.
+    pub locations: Vec<(LocationId, String)>,
+    /// Stored void targets, with the void that cancelled each.
+    pub targets: Vec<(Movement, Option<MovementId>)>,
+    /// Cached levels of the pairs that have one.
+    pub levels: Vec<(Pair, Level, LedgerDigest)>,
+    /// Open alert kinds per pair.
+    pub open_alerts: Vec<(AlertKind, Pair)>,
 }
 
 /// One push of a group: who pushes what, and when the server received it.
@@ -113,16 +196,12 @@ pub fn push_group(tx: &mut dyn PushTx, jobs: &[PushJob<'_>]) -> Result<Vec<Resul
     if unique(jobs.iter().map(|j| j.request.device_id)).len() != jobs.len() {
         return Err(StorageError::Database("a push group holds two pushes of one device".into()));
     }
-    let plans = plan_all(tx, jobs)?;
-    let fresh: Vec<&Movement> = plans
-        .iter()
-        .zip(jobs)
-        .filter_map(|(plan, job)| plan.as_ref().ok().map(|plan| (plan, job)))
-        .flat_map(|(plan, job)| plan.fresh(job.request))
-        .collect();
-    let mut batch = match fresh.is_empty() {
-        true => None,
-        false => Some(Batch::prefetch(tx, &fresh)?),
+    let mut facts = tx.read(&Keys::of(jobs))?;
+    let plans = plan_all(&mut facts, jobs);
+    let any_fresh = plans.iter().flatten().any(|plan| plan.steps.iter().any(|s| matches!(s, Step::Fresh)));
+    let mut batch = match any_fresh {
+        true => Some(Batch::new(tx, facts)),
+        false => None,
     };
     let mut writes = PushWrites::default();
     let mut results = Vec::with_capacity(jobs.len());
@@ -155,10 +234,6 @@ struct Plan {
 }
 
 impl Plan {
-    fn fresh<'r>(&self, request: &'r PushRequest) -> Vec<&'r Movement> {
-        request.movements.iter().zip(&self.steps).filter(|(_, s)| matches!(s, Step::Fresh)).map(|(m, _)| m).collect()
-    }
-
     /// The outcomes of a push made only of replays.
     fn replayed_outcomes(self, request: &PushRequest) -> Vec<MovementOutcome> {
         request
@@ -173,27 +248,16 @@ impl Plan {
     }
 }
 
-/// Checks every job (wire version, role, device, sequence numbers) with two set-based reads: the
-/// device rows, then the outcomes stored under the sequence numbers already acknowledged.
-fn plan_all(tx: &mut dyn PushTx, jobs: &[PushJob<'_>]) -> Result<Vec<Result<Plan>>> {
-    let ids = unique(jobs.iter().map(|j| j.request.device_id));
+/// Checks every job (wire version, role, device, sequence numbers) against the device rows and
+/// the outcomes stored under its sequence numbers.
+fn plan_all(facts: &mut Facts, jobs: &[PushJob<'_>]) -> Vec<Result<Plan>> {
     let devices: HashMap<DeviceId, (UserId, i64)> =
-        tx.devices(&ids)?.into_iter().map(|(id, owner, last)| (id, (owner, last))).collect();
-    let acknowledged: Vec<Result<i64>> =
-        jobs.iter().map(|job| check(job, devices.get(&job.request.device_id))).collect();
-    let keys: Vec<(DeviceId, i64)> = jobs
-        .iter()
-        .zip(&acknowledged)
-        .filter_map(|(job, ack)| ack.as_ref().ok().map(|ack| (job, *ack)))
-        .flat_map(|(job, ack)| {
-            job.request.movements.iter().filter(move |m| m.device_seq <= ack).map(|m| (m.device_id, m.device_seq))
-        })
-        .collect();
-    let replays: HashMap<(DeviceId, i64), (MovementId, Outcome)> = match keys.is_empty() {
-        true => HashMap::new(),
-        false => tx.received_by_seqs(&keys)?.into_iter().map(|(d, s, id, o)| ((d, s), (id, o))).collect(),
-    };
-    Ok(jobs.iter().zip(acknowledged).map(|(job, ack)| ack.and_then(|ack| plan(job.request, ack, &replays))).collect())
+        facts.devices.drain(..).map(|(id, owner, last)| (id, (owner, last))).collect();
+    let replays: HashMap<(DeviceId, i64), (MovementId, Outcome)> =
+        facts.replays.drain(..).map(|(d, s, id, o)| ((d, s), (id, o))).collect();
+    jobs.iter()
+        .map(|job| check(job, devices.get(&job.request.device_id)).and_then(|ack| plan(job.request, ack, &replays)))
+        .collect()
 }
 
 /// The checks that refuse a push before its movements are looked at; the device's last
@@ -304,38 +368,22 @@ struct Batch<'t> {
 }
 
 impl<'t> Batch<'t> {
-    /// Locks the feed, then reads what deciding `fresh` needs.
-    fn prefetch(tx: &'t mut dyn PushTx, fresh: &[&Movement]) -> Result<Batch<'t>> {
-        let feed = tx.lock_feed()?;
-        let ids: Vec<MovementId> = fresh.iter().map(|m| m.id).collect();
-        let outcomes = tx.received_by_ids(&ids)?.into_iter().collect();
-        let product_ids = unique(fresh.iter().map(|m| m.product_id));
-        let products = tx.products(&product_ids)?.into_iter().map(|(id, sku, rp)| (id, (sku, rp))).collect();
-        let location_ids = unique(fresh.iter().flat_map(|m| std::iter::once(m.location_id).chain(m.peer_location_id)));
-        let locations = tx.locations(&location_ids)?.into_iter().collect();
-        let targets = unique(fresh.iter().filter(|m| m.kind == MovementKind::Void).filter_map(|m| m.voided_id().ok()));
-        let movements = if targets.is_empty() {
-            HashMap::new()
-        } else {
-            tx.stored_movements(&targets)?.into_iter().map(|(m, v)| (m.id, (m, v))).collect()
-        };
-        let pairs = unique(fresh.iter().map(|m| (m.product_id, m.location_id)));
-        let levels = tx.levels(&pairs)?.into_iter().map(|(pair, level, digest)| (pair, (level, digest))).collect();
-        let open_alerts = tx.open_alerts(&pairs)?.into_iter().collect();
-        Ok(Batch {
+    /// A batch over what the group read.
+    fn new(tx: &'t mut dyn PushTx, facts: Facts) -> Batch<'t> {
+        Batch {
             tx,
-            feed,
-            outcomes,
-            products,
-            locations,
-            movements,
+            feed: facts.feed,
+            outcomes: facts.outcomes.into_iter().collect(),
+            products: facts.products.into_iter().map(|(id, sku, rp)| (id, (sku, rp))).collect(),
+            locations: facts.locations.into_iter().collect(),
+            movements: facts.targets.into_iter().map(|(m, v)| (m.id, (m, v))).collect(),
             accepted_by_pair: HashMap::new(),
             voided_here: HashSet::new(),
-            levels,
+            levels: facts.levels.into_iter().map(|(pair, level, digest)| (pair, (level, digest))).collect(),
             changed: HashSet::new(),
-            open_alerts,
+            open_alerts: facts.open_alerts.into_iter().collect(),
             window: None,
-        })
+        }
     }
 
     fn known_outcome(&self, id: MovementId) -> Option<Outcome> {

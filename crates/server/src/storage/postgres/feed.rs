@@ -22,14 +22,12 @@
 use super::db::Db;
 use crate::storage::Result;
 
-/// Takes the feed lock and returns the last number handed out (the same row lock the UPDATE in
+/// Takes the feed lock and returns the last number handed out (the push's statement) (the same row lock the UPDATE in
 /// [`next_feed_seq`] takes). A push takes it before its first new movement so that the checks and
 /// the level read-modify-write that follow also see every earlier writer's commit, exactly as
 /// SQLite's single writer would; it then hands out numbers in memory and writes the last one back
 /// with [`set_ctes`] before it commits, still holding the lock.
-pub(super) fn lock(db: &mut Db<'_>) -> Result<i64> {
-    Ok(db.query_one("SELECT last_seq FROM feed_counter WHERE singleton = 1 FOR UPDATE", &[])?.try_get(0)?)
-}
+pub(super) const LOCK: &str = "SELECT last_seq FROM feed_counter WHERE singleton = 1 FOR UPDATE";
 
 /// The end of a statement (its last `WITH` parts and its `SELECT`) that records the last number
 /// handed out by a transaction holding the feed lock, from parameter `$param` (null: unchanged),

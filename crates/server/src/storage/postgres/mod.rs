@@ -528,7 +528,8 @@ impl Storage for PgStorage {
     }
 
     fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
-        self.read(|db| pull::pull(db, device, after, limit))
+        // One statement: one snapshot without a transaction, one round trip.
+        self.connection().and_then(|mut conn| pull::pull(&mut conn.autocommit(), device, after, limit))
     }
 
     fn save_product(&self, actor: UserId, product: &Product, now: Timestamp) -> Result<()> {

@@ -1,70 +1,86 @@
 //! Pull on PostgreSQL: movements of other devices, catalog rows and alerts with a feed number after
 //! the cursor, merged in feed order, at most `limit` items; the same paging as the SQLite backend.
 //! The next cursor is the last feed number examined, so a page that held only the device's own
-//! movements still moves on. The caller runs it in one REPEATABLE READ snapshot: the four queries
-//! see the same committed prefix of the feed (writers commit feed numbers in order, `feed.rs`), so
-//! the cursor never passes a number that a later pull could still find.
+//! movements still moves on. One statement (a `UNION ALL` of the four kinds, each row padded to
+//! the same columns), so one round trip and one snapshot: the four parts see the same committed
+//! prefix of the feed (writers commit feed numbers in order, `feed.rs`), and the cursor never
+//! passes a number that a later pull could still find.
 //!
 //! Must not: write.
 
 use super::db::Db;
 use super::rows::{self, ALERT_COLUMNS, LOCATION_COLUMNS, MOVEMENT_COLUMNS, PRODUCT_COLUMNS};
 use crate::storage::page::{assemble, FeedItem};
-use crate::storage::Result;
+use crate::storage::{Result, StorageError};
 use ::postgres::Row;
 use smartstock_core::wire::PullPage;
 use smartstock_core::DeviceId;
+use std::sync::OnceLock;
 
-/// Rows after `after`, at most `limit + 1`, each with its feed number (column `seq`).
-fn fetch(
-    db: &mut Db<'_>,
-    sql: &str,
-    after: i64,
-    limit: u32,
-    map: fn(&Row) -> Result<FeedItem>,
-) -> Result<Vec<(i64, FeedItem)>> {
-    let rows = db.query(sql, &[&after, &(i64::from(limit) + 1)])?;
-    rows.iter().map(|r| Ok((r.try_get::<_, i64>("seq")?, map(r)?))).collect()
+/// Column types of each kind, in the order of its column list (`MOVEMENT_COLUMNS`, …).
+const MOVEMENT_TYPES: [&str; 18] = [
+    "uuid", "uuid", "bigint", "uuid", "text", "uuid", "uuid", "bigint", "bigint", "text", "text", "text", "uuid",
+    "bigint", "bigint", "bigint", "bigint", "bigint",
+];
+const PRODUCT_TYPES: [&str; 12] =
+    ["uuid", "text", "text", "text", "text", "bigint", "bigint", "bigint", "bigint", "bigint", "boolean", "text"];
+const LOCATION_TYPES: [&str; 6] = ["uuid", "text", "text", "text", "uuid", "boolean"];
+const ALERT_TYPES: [&str; 10] = ["uuid", "text", "uuid", "uuid", "bigint", "uuid", "text", "bigint", "uuid", "bigint"];
+
+/// Where each kind's columns start in a row of [`page_sql`] (after `kind` and `seq`).
+const MOVEMENT_AT: usize = 2;
+const PRODUCT_AT: usize = MOVEMENT_AT + MOVEMENT_TYPES.len();
+const LOCATION_AT: usize = PRODUCT_AT + PRODUCT_TYPES.len();
+const ALERT_AT: usize = LOCATION_AT + LOCATION_TYPES.len();
+
+/// Typed nulls for another kind's columns (a `UNION` of untyped nulls would resolve them as text).
+fn nulls<'t>(types: &'t [&'t str]) -> impl Iterator<Item = String> + 't {
+    types.iter().map(|t| format!("NULL::{t}"))
 }
 
-/// One page after `after`.
+/// Kind `kind`'s part: its rows after `$1`, at most `$2`, padded to every kind's columns.
+fn part(kind: usize, table: &str, seq: &str, columns: &str) -> String {
+    let kinds: [&[&str]; 4] = [&MOVEMENT_TYPES, &PRODUCT_TYPES, &LOCATION_TYPES, &ALERT_TYPES];
+    let mut select = vec![format!("{kind} AS kind"), format!("{seq} AS seq")];
+    for (other, types) in kinds.iter().enumerate() {
+        match other == kind {
+            true => select.push(columns.to_owned()),
+            false => select.extend(nulls(types)),
+        }
+    }
+    format!("(SELECT {} FROM {table} WHERE {seq} > $1 ORDER BY {seq} LIMIT $2)", select.join(", "))
+}
+
+/// The page query: `$1` the cursor, `$2` the most rows of each kind.
+fn page_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        [
+            part(0, "movements", "server_seq", MOVEMENT_COLUMNS),
+            part(1, "products", "feed_seq", PRODUCT_COLUMNS),
+            part(2, "locations", "feed_seq", LOCATION_COLUMNS),
+            part(3, "alerts", "feed_seq", ALERT_COLUMNS),
+        ]
+        .join(" UNION ALL ")
+    })
+}
+
+fn item(row: &Row) -> Result<(i64, FeedItem)> {
+    let seq: i64 = row.try_get(1)?;
+    let item = match row.try_get::<_, i32>(0)? {
+        0 => FeedItem::Movement(rows::movement_from_row_at(row, MOVEMENT_AT)?),
+        1 => FeedItem::Product(rows::product_from_row_at(row, PRODUCT_AT)?),
+        2 => FeedItem::Location(rows::location_from_row_at(row, LOCATION_AT)?),
+        3 => FeedItem::Alert(rows::alert_from_row_at(row, ALERT_AT)?),
+        other => return Err(StorageError::Database(format!("pull row of unknown kind {other}"))),
+    };
+    Ok((seq, item))
+}
+
+/// One page after `after` (one statement: run it outside a transaction or in any).
 pub(super) fn pull(db: &mut Db<'_>, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
     let limit = limit.clamp(1, 10_000);
-    let mut items: Vec<(i64, FeedItem)> = Vec::new();
-    items.extend(fetch(
-        db,
-        &format!(
-            "SELECT {MOVEMENT_COLUMNS}, server_seq AS seq FROM movements WHERE server_seq > $1 \
-             ORDER BY server_seq LIMIT $2"
-        ),
-        after,
-        limit,
-        |r| rows::movement_from_row(r).map(FeedItem::Movement),
-    )?);
-    items.extend(fetch(
-        db,
-        &format!(
-            "SELECT {PRODUCT_COLUMNS}, feed_seq AS seq FROM products WHERE feed_seq > $1 ORDER BY feed_seq LIMIT $2"
-        ),
-        after,
-        limit,
-        |r| rows::product_from_row(r).map(FeedItem::Product),
-    )?);
-    items.extend(fetch(
-        db,
-        &format!(
-            "SELECT {LOCATION_COLUMNS}, feed_seq AS seq FROM locations WHERE feed_seq > $1 ORDER BY feed_seq LIMIT $2"
-        ),
-        after,
-        limit,
-        |r| rows::location_from_row(r).map(FeedItem::Location),
-    )?);
-    items.extend(fetch(
-        db,
-        &format!("SELECT {ALERT_COLUMNS}, feed_seq AS seq FROM alerts WHERE feed_seq > $1 ORDER BY feed_seq LIMIT $2"),
-        after,
-        limit,
-        |r| rows::alert_from_row(r).map(FeedItem::Alert),
-    )?);
+    let rows = db.query(page_sql(), &[&after, &(i64::from(limit) + 1)])?;
+    let items = rows.iter().map(item).collect::<Result<Vec<_>>>()?;
     Ok(assemble(items, device, after, limit))
 }

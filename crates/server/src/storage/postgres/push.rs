@@ -1,7 +1,7 @@
 //! Push on PostgreSQL: the reads and the write of `storage::push` for a group of pushes inside one
-//! READ COMMITTED transaction, each read a set-based statement over arrays (`= ANY($1)`, `UNNEST`)
-//! and the whole write one statement (data-modifying `WITH`), so a group costs about ten round
-//! trips whatever its size.
+//! READ COMMITTED transaction. Each read is a set-based statement over arrays (`= ANY($1)`,
+//! `UNNEST`) and the whole write is one statement (data-modifying `WITH`), so a group costs about
+//! ten round trips whatever its size.
 //!
 //! Locks, always in this order (so two groups cannot deadlock): the devices' rows in id order
 //! (`FOR UPDATE`: two pushes of one device run one after the other and each reads the other's
@@ -31,6 +31,120 @@ pub(super) fn push_group(db: &mut Db<'_>, jobs: &[PushJob<'_>]) -> Result<Vec<Re
 }
 
 struct PgPush<'a, 'c>(&'a mut Db<'c>);
+
+/// SQL built once from column lists.
+fn once(cell: &'static OnceLock<String>, build: impl FnOnce() -> String) -> &'static str {
+    cell.get_or_init(build)
+}
+
+const DEVICES: &str = "SELECT id, user_id, last_seq FROM devices WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+const PRODUCTS: &str = "SELECT id, sku, reorder_point FROM products WHERE id = ANY($1)";
+const LOCATIONS: &str = "SELECT id, code FROM locations WHERE id = ANY($1)";
+const PAIR_ENTRIES: &str = "SELECT id, occurred_at, delta, counted_qty FROM movements \
+     WHERE product_id = $1 AND location_id = $2 AND kind <> 'void' AND voided_by IS NULL";
+const OPEN_ALERTS: &str = "SELECT DISTINCT a.kind, a.product_id, a.location_id FROM alerts a \
+     JOIN UNNEST($1::uuid[], $2::uuid[]) AS p(pid, lid) ON a.product_id = p.pid AND a.location_id = p.lid \
+     WHERE a.resolved_at IS NULL";
+const WINDOW: &str = "SELECT value::bigint FROM settings WHERE key = 'count_review_window_ms'";
+
+fn by_seqs_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    once(&SQL, || {
+        format!(
+            "WITH k AS (SELECT * FROM UNNEST($1::uuid[], $2::bigint[]) AS k(device_id, device_seq)) \
+             SELECT m.device_id, m.device_seq, m.id, NULL::text AS outcome, m.server_seq, {ALERT} \
+             FROM k JOIN movements m ON m.device_id = k.device_id AND m.device_seq = k.device_seq {FIRST_ALERT} \
+             UNION ALL \
+             SELECT r.device_id, r.device_seq, r.movement_id, r.outcome, {NO_ACCEPTED} \
+             FROM k JOIN received r ON r.device_id = k.device_id AND r.device_seq = k.device_seq"
+        )
+    })
+}
+
+/// Accepted rows first: a movement id stored as accepted answers with that outcome, even when
+/// `received` keeps another outcome of it under a later number.
+fn by_ids_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    once(&SQL, || {
+        format!(
+            "SELECT 0 AS source, m.id, NULL::text AS outcome, m.server_seq, {ALERT} \
+             FROM movements m {FIRST_ALERT} WHERE m.id = ANY($1) \
+             UNION ALL \
+             SELECT 1, r.movement_id, r.outcome, {NO_ACCEPTED} FROM received r WHERE r.movement_id = ANY($1) \
+             ORDER BY source"
+        )
+    })
+}
+
+fn stored_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    once(&SQL, || format!("SELECT {}, voided_by FROM movements WHERE id = ANY($1)", rows::MOVEMENT_COLUMNS))
+}
+
+fn levels_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    once(&SQL, || {
+        format!(
+            "SELECT l.product_id, l.location_id, {} FROM levels l \
+             JOIN UNNEST($1::uuid[], $2::uuid[]) AS p(pid, lid) ON l.product_id = p.pid AND l.location_id = p.lid",
+            rows::LEVEL_COLUMNS.split(", ").map(|c| format!("l.{c}")).collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+fn devices_from(rows: &[::postgres::Row]) -> Result<Vec<(DeviceId, UserId, i64)>> {
+    rows.iter().map(|r| Ok((DeviceId(r.try_get(0)?), UserId(r.try_get(1)?), r.try_get(2)?))).collect()
+}
+
+fn replays_from(rows: &[::postgres::Row]) -> Result<Vec<(DeviceId, i64, MovementId, Outcome)>> {
+    rows.iter()
+        .map(|r| Ok((DeviceId(r.try_get(0)?), r.try_get(1)?, MovementId(r.try_get(2)?), stored_outcome(r, 3)?)))
+        .collect()
+}
+
+fn outcomes_from(rows: &[::postgres::Row]) -> Result<Vec<(MovementId, Outcome)>> {
+    let mut found: HashMap<MovementId, Outcome> = HashMap::with_capacity(rows.len());
+    for r in rows {
+        if let std::collections::hash_map::Entry::Vacant(slot) = found.entry(MovementId(r.try_get(1)?)) {
+            slot.insert(stored_outcome(r, 2)?);
+        }
+    }
+    Ok(found.into_iter().collect())
+}
+
+fn products_from(rows: &[::postgres::Row]) -> Result<Vec<(ProductId, String, i64)>> {
+    rows.iter().map(|r| Ok((ProductId(r.try_get(0)?), r.try_get(1)?, r.try_get(2)?))).collect()
+}
+
+fn locations_from(rows: &[::postgres::Row]) -> Result<Vec<(LocationId, String)>> {
+    rows.iter().map(|r| Ok((LocationId(r.try_get(0)?), r.try_get(1)?))).collect()
+}
+
+fn stored_from(rows: &[::postgres::Row]) -> Result<Vec<(Movement, Option<MovementId>)>> {
+    rows.iter()
+        .map(|r| Ok((rows::movement_from_row(r)?, r.try_get::<_, Option<uuid::Uuid>>(18)?.map(MovementId))))
+        .collect()
+}
+
+fn levels_from(rows: &[::postgres::Row]) -> Result<Vec<(Pair, Level, LedgerDigest)>> {
+    rows.iter()
+        .map(|r| {
+            let (level, digest) = rows::level_from_row(r, 2)?;
+            Ok(((ProductId(r.try_get(0)?), LocationId(r.try_get(1)?)), level, digest))
+        })
+        .collect()
+}
+
+fn open_alerts_from(rows: &[::postgres::Row]) -> Result<Vec<(AlertKind, Pair)>> {
+    let mut open = Vec::with_capacity(rows.len());
+    for r in rows {
+        let kind: String = r.try_get(0)?;
+        if let Ok(kind) = kind.parse::<AlertKind>() {
+            open.push((kind, (ProductId(r.try_get(1)?), LocationId(r.try_get(2)?))));
+        }
+    }
+    Ok(open)
+}
 
 fn decode(outcome: &str) -> Result<Outcome> {
     serde_json::from_str(outcome).map_err(|e| StorageError::Database(format!("stored outcome: {e}")))
@@ -72,84 +186,37 @@ fn uuids<T>(items: &[T], id: impl Fn(&T) -> uuid::Uuid) -> Vec<uuid::Uuid> {
 
 impl PushTx for PgPush<'_, '_> {
     fn devices(&mut self, ids: &[DeviceId]) -> Result<Vec<(DeviceId, UserId, i64)>> {
-        let ids = uuids(ids, |d| d.0);
-        let rows = self
-            .0
-            .query("SELECT id, user_id, last_seq FROM devices WHERE id = ANY($1) ORDER BY id FOR UPDATE", &[&ids])?;
-        rows.iter().map(|r| Ok((DeviceId(r.try_get(0)?), UserId(r.try_get(1)?), r.try_get(2)?))).collect()
+        devices_from(&self.0.query(DEVICES, &[&uuids(ids, |d| d.0)])?)
     }
 
     fn received_by_seqs(&mut self, keys: &[(DeviceId, i64)]) -> Result<Vec<(DeviceId, i64, MovementId, Outcome)>> {
-        let devices = uuids(keys, |k| k.0 .0);
-        let seqs: Vec<i64> = keys.iter().map(|k| k.1).collect();
-        let sql = format!(
-            "WITH k AS (SELECT * FROM UNNEST($1::uuid[], $2::bigint[]) AS k(device_id, device_seq)) \
-             SELECT m.device_id, m.device_seq, m.id, NULL::text AS outcome, m.server_seq, {ALERT} \
-             FROM k JOIN movements m ON m.device_id = k.device_id AND m.device_seq = k.device_seq {FIRST_ALERT} \
-             UNION ALL \
-             SELECT r.device_id, r.device_seq, r.movement_id, r.outcome, {NO_ACCEPTED} \
-             FROM k JOIN received r ON r.device_id = k.device_id AND r.device_seq = k.device_seq"
-        );
-        let rows = self.0.query(&sql, &[&devices, &seqs])?;
-        rows.iter()
-            .map(|r| Ok((DeviceId(r.try_get(0)?), r.try_get(1)?, MovementId(r.try_get(2)?), stored_outcome(r, 3)?)))
-            .collect()
+        let (devices, seqs): (Vec<uuid::Uuid>, Vec<i64>) = keys.iter().map(|(d, s)| (d.0, *s)).unzip();
+        replays_from(&self.0.query(by_seqs_sql(), &[&devices, &seqs])?)
     }
 
     fn received_by_ids(&mut self, ids: &[MovementId]) -> Result<Vec<(MovementId, Outcome)>> {
-        let ids = uuids(ids, |m| m.0);
-        // Accepted rows first: a movement id stored as accepted answers with that outcome, even
-        // when `received` keeps another outcome of it under a later number.
-        let sql = format!(
-            "SELECT 0 AS source, m.id, NULL::text AS outcome, m.server_seq, {ALERT} \
-             FROM movements m {FIRST_ALERT} WHERE m.id = ANY($1) \
-             UNION ALL \
-             SELECT 1, r.movement_id, r.outcome, {NO_ACCEPTED} FROM received r WHERE r.movement_id = ANY($1) \
-             ORDER BY source"
-        );
-        let rows = self.0.query(&sql, &[&ids])?;
-        let mut found: HashMap<MovementId, Outcome> = HashMap::with_capacity(rows.len());
-        for r in &rows {
-            let id = MovementId(r.try_get(1)?);
-            if let std::collections::hash_map::Entry::Vacant(slot) = found.entry(id) {
-                slot.insert(stored_outcome(r, 2)?);
-            }
-        }
-        Ok(found.into_iter().collect())
+        outcomes_from(&self.0.query(by_ids_sql(), &[&uuids(ids, |m| m.0)])?)
     }
 
     fn lock_feed(&mut self) -> Result<i64> {
-        feed::lock(self.0)
+        let rows = self.0.query(feed::LOCK, &[])?;
+        Ok(rows.first().ok_or_else(|| StorageError::Database("no feed counter".into()))?.try_get(0)?)
     }
 
     fn products(&mut self, ids: &[ProductId]) -> Result<Vec<(ProductId, String, i64)>> {
-        let ids = uuids(ids, |p| p.0);
-        let rows = self.0.query("SELECT id, sku, reorder_point FROM products WHERE id = ANY($1)", &[&ids])?;
-        rows.iter().map(|r| Ok((ProductId(r.try_get(0)?), r.try_get(1)?, r.try_get(2)?))).collect()
+        products_from(&self.0.query(PRODUCTS, &[&uuids(ids, |p| p.0)])?)
     }
 
     fn locations(&mut self, ids: &[LocationId]) -> Result<Vec<(LocationId, String)>> {
-        let ids = uuids(ids, |l| l.0);
-        let rows = self.0.query("SELECT id, code FROM locations WHERE id = ANY($1)", &[&ids])?;
-        rows.iter().map(|r| Ok((LocationId(r.try_get(0)?), r.try_get(1)?))).collect()
+        locations_from(&self.0.query(LOCATIONS, &[&uuids(ids, |l| l.0)])?)
     }
 
     fn stored_movements(&mut self, ids: &[MovementId]) -> Result<Vec<(Movement, Option<MovementId>)>> {
-        let ids = uuids(ids, |m| m.0);
-        let sql = format!("SELECT {}, voided_by FROM movements WHERE id = ANY($1)", rows::MOVEMENT_COLUMNS);
-        let found = self.0.query(&sql, &[&ids])?;
-        found
-            .iter()
-            .map(|r| Ok((rows::movement_from_row(r)?, r.try_get::<_, Option<uuid::Uuid>>(18)?.map(MovementId))))
-            .collect()
+        stored_from(&self.0.query(stored_sql(), &[&uuids(ids, |m| m.0)])?)
     }
 
     fn pair_entries(&mut self, product: ProductId, location: LocationId) -> Result<Vec<LevelEntry>> {
-        let found = self.0.query(
-            "SELECT id, occurred_at, delta, counted_qty FROM movements \
-             WHERE product_id = $1 AND location_id = $2 AND kind <> 'void' AND voided_by IS NULL",
-            &[&product.0, &location.0],
-        )?;
+        let found = self.0.query(PAIR_ENTRIES, &[&product.0, &location.0])?;
         let mut entries = Vec::with_capacity(found.len());
         for r in found {
             entries.extend(LevelEntry::from_parts(
@@ -164,44 +231,17 @@ impl PushTx for PgPush<'_, '_> {
 
     fn levels(&mut self, pairs: &[Pair]) -> Result<Vec<(Pair, Level, LedgerDigest)>> {
         let (products, locations) = (uuids(pairs, |p| p.0 .0), uuids(pairs, |p| p.1 .0));
-        let sql = format!(
-            "SELECT l.product_id, l.location_id, {} FROM levels l \
-             JOIN UNNEST($1::uuid[], $2::uuid[]) AS p(pid, lid) ON l.product_id = p.pid AND l.location_id = p.lid",
-            rows::LEVEL_COLUMNS.split(", ").map(|c| format!("l.{c}")).collect::<Vec<_>>().join(", ")
-        );
-        let found = self.0.query(&sql, &[&products, &locations])?;
-        found
-            .iter()
-            .map(|r| {
-                let (level, digest) = rows::level_from_row(r, 2)?;
-                Ok(((ProductId(r.try_get(0)?), LocationId(r.try_get(1)?)), level, digest))
-            })
-            .collect()
+        levels_from(&self.0.query(levels_sql(), &[&products, &locations])?)
     }
 
     fn open_alerts(&mut self, pairs: &[Pair]) -> Result<Vec<(AlertKind, Pair)>> {
         let (products, locations) = (uuids(pairs, |p| p.0 .0), uuids(pairs, |p| p.1 .0));
-        let found = self.0.query(
-            "SELECT DISTINCT a.kind, a.product_id, a.location_id FROM alerts a \
-             JOIN UNNEST($1::uuid[], $2::uuid[]) AS p(pid, lid) ON a.product_id = p.pid AND a.location_id = p.lid \
-             WHERE a.resolved_at IS NULL",
-            &[&products, &locations],
-        )?;
-        let mut open = Vec::with_capacity(found.len());
-        for r in found {
-            let kind: String = r.try_get(0)?;
-            if let Ok(kind) = kind.parse::<AlertKind>() {
-                open.push((kind, (ProductId(r.try_get(1)?), LocationId(r.try_get(2)?))));
-            }
-        }
-        Ok(open)
+        open_alerts_from(&self.0.query(OPEN_ALERTS, &[&products, &locations])?)
     }
 
     fn count_review_window_ms(&mut self) -> Result<i64> {
-        Ok(self
-            .0
-            .query_one("SELECT value::bigint FROM settings WHERE key = 'count_review_window_ms'", &[])?
-            .try_get(0)?)
+        let rows = self.0.query(WINDOW, &[])?;
+        Ok(rows.first().ok_or_else(|| StorageError::Database("no count review window".into()))?.try_get(0)?)
     }
 
     fn write(&mut self, writes: &PushWrites) -> Result<()> {

@@ -27,60 +27,75 @@ where
 
 /// Maps a row whose first columns are `MOVEMENT_COLUMNS`.
 pub(super) fn movement_from_row(row: &Row) -> Result<Movement> {
-    let reason: Option<String> = row.try_get(9)?;
+    movement_from_row_at(row, 0)
+}
+
+/// Maps `MOVEMENT_COLUMNS` starting at column `at`.
+pub(super) fn movement_from_row_at(row: &Row, at: usize) -> Result<Movement> {
+    let reason: Option<String> = row.try_get(at + 9)?;
     Ok(Movement {
-        id: MovementId(row.try_get(0)?),
-        device_id: DeviceId(row.try_get(1)?),
-        device_seq: row.try_get(2)?,
-        user_id: UserId(row.try_get(3)?),
-        kind: parsed(row, 4)?,
-        product_id: ProductId(row.try_get(5)?),
-        location_id: LocationId(row.try_get(6)?),
-        delta: row.try_get(7)?,
-        counted_qty: row.try_get(8)?,
+        id: MovementId(row.try_get(at)?),
+        device_id: DeviceId(row.try_get(at + 1)?),
+        device_seq: row.try_get(at + 2)?,
+        user_id: UserId(row.try_get(at + 3)?),
+        kind: parsed(row, at + 4)?,
+        product_id: ProductId(row.try_get(at + 5)?),
+        location_id: LocationId(row.try_get(at + 6)?),
+        delta: row.try_get(at + 7)?,
+        counted_qty: row.try_get(at + 8)?,
         reason: reason
             .map(|r| r.parse().map_err(|e| StorageError::Database(format!("stored reason {r:?}: {e}"))))
             .transpose()?,
-        note: row.try_get(10)?,
-        reference: row.try_get(11)?,
-        peer_location_id: row.try_get::<_, Option<uuid::Uuid>>(12)?.map(LocationId),
-        occurred_at: Timestamp(row.try_get(13)?),
-        recorded_at: Timestamp(row.try_get(14)?),
-        server_seq: row.try_get(15)?,
-        qty_before: row.try_get(16)?,
-        qty_after: row.try_get(17)?,
+        note: row.try_get(at + 10)?,
+        reference: row.try_get(at + 11)?,
+        peer_location_id: row.try_get::<_, Option<uuid::Uuid>>(at + 12)?.map(LocationId),
+        occurred_at: Timestamp(row.try_get(at + 13)?),
+        recorded_at: Timestamp(row.try_get(at + 14)?),
+        server_seq: row.try_get(at + 15)?,
+        qty_before: row.try_get(at + 16)?,
+        qty_after: row.try_get(at + 17)?,
     })
 }
 
 /// Maps a row selected with `PRODUCT_COLUMNS`.
 pub(super) fn product_from_row(row: &Row) -> Result<Product> {
-    let scale: i64 = row.try_get(5)?;
+    product_from_row_at(row, 0)
+}
+
+/// Maps `PRODUCT_COLUMNS` starting at column `at`.
+pub(super) fn product_from_row_at(row: &Row, at: usize) -> Result<Product> {
+    let scale: i64 = row.try_get(at + 5)?;
     Ok(Product {
-        id: ProductId(row.try_get(0)?),
-        sku: row.try_get(1)?,
-        name: row.try_get(2)?,
-        barcode: row.try_get(3)?,
-        unit: row.try_get(4)?,
+        id: ProductId(row.try_get(at)?),
+        sku: row.try_get(at + 1)?,
+        name: row.try_get(at + 2)?,
+        barcode: row.try_get(at + 3)?,
+        unit: row.try_get(at + 4)?,
         unit_scale: u32::try_from(scale).map_err(|_| StorageError::Database(format!("stored unit_scale {scale}")))?,
-        reorder_point: row.try_get(6)?,
-        reorder_qty: row.try_get(7)?,
-        cost_minor: row.try_get(8)?,
-        price_minor: row.try_get(9)?,
-        archived: row.try_get(10)?,
-        negative_stock: row.try_get::<_, Option<String>>(11)?.and_then(|p| NegativeStockPolicy::parse(&p)),
+        reorder_point: row.try_get(at + 6)?,
+        reorder_qty: row.try_get(at + 7)?,
+        cost_minor: row.try_get(at + 8)?,
+        price_minor: row.try_get(at + 9)?,
+        archived: row.try_get(at + 10)?,
+        negative_stock: row.try_get::<_, Option<String>>(at + 11)?.and_then(|p| NegativeStockPolicy::parse(&p)),
     })
 }
 
 /// Maps a row selected with `LOCATION_COLUMNS`.
 pub(super) fn location_from_row(row: &Row) -> Result<Location> {
-    let kind: String = row.try_get(3)?;
+    location_from_row_at(row, 0)
+}
+
+/// Maps `LOCATION_COLUMNS` starting at column `at`.
+pub(super) fn location_from_row_at(row: &Row, at: usize) -> Result<Location> {
+    let kind: String = row.try_get(at + 3)?;
     Ok(Location {
-        id: LocationId(row.try_get(0)?),
-        code: row.try_get(1)?,
-        name: row.try_get(2)?,
+        id: LocationId(row.try_get(at)?),
+        code: row.try_get(at + 1)?,
+        name: row.try_get(at + 2)?,
         kind: LocationKind::parse("kind", &kind).unwrap_or(LocationKind::Other),
-        parent_id: row.try_get::<_, Option<uuid::Uuid>>(4)?.map(LocationId),
-        archived: row.try_get(5)?,
+        parent_id: row.try_get::<_, Option<uuid::Uuid>>(at + 4)?.map(LocationId),
+        archived: row.try_get(at + 5)?,
     })
 }
 

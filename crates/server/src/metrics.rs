@@ -1,10 +1,11 @@
 //! Prometheus metrics of this process (`GET /metrics`): request latency by route, pushes and
-//! pulls, movement outcomes. Each instance exposes its own; Prometheus adds them up.
+//! pulls, movement outcomes, and the database connections (in use, idle, the pool's maximum),
+//! read from storage at each scrape. Each instance exposes its own; Prometheus adds them up.
 //!
 //! Must not: label by anything unbounded (user, device, raw path): routes are the matched
 //! patterns.
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The process's metrics.
 pub struct Metrics {
@@ -15,6 +16,8 @@ pub struct Metrics {
     pub sync_calls: IntCounterVec,
     /// Pushed movements by outcome (`accepted`, `accepted_flagged`, `rejected`).
     pub movements: IntCounterVec,
+    /// Database connections by state (`in_use`, `idle`, `max`).
+    pub db_connections: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -39,14 +42,30 @@ impl Metrics {
         let movements =
             IntCounterVec::new(Opts::new("smartstock_pushed_movements_total", "Pushed movements"), &["outcome"])
                 .expect("counter definition");
+        let db_connections = IntGaugeVec::new(
+            Opts::new(
+                "smartstock_db_connections",
+                "Database connections of this process: in use, idle, and the pool's maximum",
+            ),
+            &["state"],
+        )
+        .expect("gauge definition");
         for collector in [
             Box::new(http_seconds.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(sync_calls.clone()),
             Box::new(movements.clone()),
+            Box::new(db_connections.clone()),
         ] {
             registry.register(collector).expect("unique metric names");
         }
-        Metrics { registry, http_seconds, sync_calls, movements }
+        Metrics { registry, http_seconds, sync_calls, movements, db_connections }
+    }
+
+    /// Records the storage's connections (call before rendering).
+    pub fn set_pool(&self, pool: crate::storage::PoolState) {
+        for (state, value) in [("in_use", pool.in_use), ("idle", pool.idle), ("max", pool.max)] {
+            self.db_connections.with_label_values(&[state]).set(i64::from(value));
+        }
     }
 
     /// The text exposition format.

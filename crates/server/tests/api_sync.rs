@@ -78,6 +78,14 @@ async fn replays_cut_batches_and_lost_responses_store_each_movement_once() {
     assert!(metrics.contains("smartstock_pushed_movements_total{outcome=\"accepted\"} 10"), "{metrics}");
     assert!(metrics.contains("smartstock_sync_calls_total{kind=\"push\"} 3"), "{metrics}");
     assert!(metrics.contains("route=\"/api/v1/sync/push\""), "{metrics}");
+    // The database connections: SQLite's writer is idle between requests, and counted in max.
+    let gauge = |state: &str| -> i64 {
+        let line = metrics.lines().find(|l| l.starts_with(&format!("smartstock_db_connections{{state=\"{state}\"}}")));
+        line.and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{state}: {metrics}"))
+    };
+    assert!(gauge("idle") >= 1 && gauge("max") >= gauge("idle") + gauge("in_use"), "{metrics}");
 }
 
 #[tokio::test]

@@ -152,6 +152,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn metrics(state: axum::extract::State<AppState>) -> String {
+    state.metrics.set_pool(state.storage.pool_state());
     state.metrics.render()
 }
 

@@ -137,6 +137,18 @@ pub struct Pusher {
     pub locations: Vec<LocationId>,
 }
 
+/// A backend's connections in this process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolState {
+    /// Checked out, running a statement or a transaction.
+    pub in_use: u32,
+    /// Open and waiting for work.
+    pub idle: u32,
+    /// The most the pool holds (SQLite: one writer and the readers open now; readers open on
+    /// demand).
+    pub max: u32,
+}
+
 /// A fixed-window rate limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
@@ -229,6 +241,8 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 pub trait Storage: Send + Sync + 'static {
     /// Database reachable and schema current.
     fn ready(&self) -> Result<()>;
+    /// This instance's database connections (for the metrics; never blocks).
+    fn pool_state(&self) -> PoolState;
     /// The highest feed number committed (what a fully synced client has pulled up to).
     fn head_seq(&self) -> Result<i64>;
     /// The global negative-stock policy (`forbid` or `allow`) pushed to clients.

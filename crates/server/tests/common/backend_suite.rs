@@ -38,6 +38,7 @@ macro_rules! backend_tests {
             catalog_alerts_and_settings,
             rate_limit_counts_per_window,
             authenticate_finds_the_session_and_counts_the_api_limit,
+            pool_state_counts_connections,
             checksum_equals_digest_of_accepted_movements,
             concurrent_pushes_never_make_a_pull_skip,
             concurrent_voids_of_one_movement_accept_one,
@@ -672,6 +673,16 @@ pub fn authenticate_finds_the_session_and_counts_the_api_limit(storage: &dyn Sto
     assert!(!storage.authenticate(&mine.access_hash, limit, t).unwrap().unwrap().1, "the fourth is over the limit");
     assert!(storage.authenticate(&theirs.access_hash, limit, t).unwrap().unwrap().1, "users count apart");
     assert!(storage.authenticate(&mine.access_hash, limit, t.plus_millis(60_000)).unwrap().unwrap().1, "a new window");
+}
+
+/// The connections the metrics report: none in use between calls, and the pool's maximum holds
+/// every open one.
+pub fn pool_state_counts_connections(storage: &dyn Storage) {
+    storage.ready().unwrap();
+    storage.head_seq().unwrap();
+    let state = storage.pool_state();
+    assert_eq!(state.in_use, 0, "{state:?}");
+    assert!(state.idle >= 1 && state.max >= state.idle, "{state:?}");
 }
 
 /// The stored checksum of a pair is the digest of the movements accepted for it, whatever

@@ -23,7 +23,8 @@ mod rows;
 
 use crate::storage::push::PushJob;
 use crate::storage::{
-    NewUser, Pusher, RateLimit, Result, Role, SessionRecord, StockLevel, Storage, StorageError, TokenHashes, UserRecord,
+    NewUser, PoolState, Pusher, RateLimit, Result, Role, SessionRecord, StockLevel, Storage, StorageError, TokenHashes,
+    UserRecord,
 };
 use ::postgres::{Client, Config, IsolationLevel};
 use db::{Db, Manager};
@@ -296,6 +297,16 @@ fn revoke_all(db: &mut Db<'_>, user: UserId) -> Result<()> {
 }
 
 impl Storage for PgStorage {
+    fn pool_state(&self) -> PoolState {
+        let Some(pool) = self.pool.as_ref() else { return PoolState::default() };
+        let state = pool.state();
+        PoolState {
+            in_use: state.connections.saturating_sub(state.idle_connections),
+            idle: state.idle_connections,
+            max: pool.max_size(),
+        }
+    }
+
     fn ready(&self) -> Result<()> {
         self.read(|db| {
             let version: Option<i32> =

@@ -9,7 +9,7 @@ mod pull;
 mod push;
 
 use crate::storage::{
-    NewUser, Pusher, Result, Role, SessionRecord, StockLevel, Storage, StorageError, TokenHashes, UserRecord,
+    NewUser, PoolState, Pusher, Result, Role, SessionRecord, StockLevel, Storage, StorageError, TokenHashes, UserRecord,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use rusqlite_migration::{Migrations, M};
@@ -40,6 +40,8 @@ pub struct SqliteStorage {
     limits: Mutex<std::collections::HashMap<String, (i64, i64)>>,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Readers checked out of `readers` now.
+    readers_busy: std::sync::atomic::AtomicU32,
     path: PathBuf,
 }
 
@@ -69,7 +71,13 @@ impl SqliteStorage {
             },
             other => StorageError::Database(other.to_string()),
         })?;
-        Ok(SqliteStorage { limits: Mutex::default(), writer: Mutex::new(conn), readers: Mutex::new(Vec::new()), path })
+        Ok(SqliteStorage {
+            limits: Mutex::default(),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            readers_busy: Default::default(),
+            path,
+        })
     }
 
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
@@ -90,7 +98,9 @@ impl SqliteStorage {
                 conn
             }
         };
+        self.readers_busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let out = f(&conn);
+        self.readers_busy.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         self.pool().push(conn);
         out
     }
@@ -226,6 +236,17 @@ fn unique_violation(e: rusqlite::Error, what: &str) -> StorageError {
 }
 
 impl Storage for SqliteStorage {
+    fn pool_state(&self) -> PoolState {
+        let writer_busy = u32::from(self.writer.try_lock().is_err());
+        let readers_idle = u32::try_from(self.pool().len()).unwrap_or(u32::MAX);
+        let readers_busy = self.readers_busy.load(std::sync::atomic::Ordering::Relaxed);
+        PoolState {
+            in_use: writer_busy + readers_busy,
+            idle: (1 - writer_busy) + readers_idle,
+            max: 1 + readers_busy + readers_idle,
+        }
+    }
+
     fn ready(&self) -> Result<()> {
         self.read(|conn| {
             let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;

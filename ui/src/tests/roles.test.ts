@@ -1,3 +1,4 @@
+import { emit } from '@tauri-apps/api/event';
 import { render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, test } from 'vitest';
@@ -58,5 +59,20 @@ describe('roles', () => {
     expect(indicator.getAttribute('data-state')).toBe('signed_out');
     expect(screen.getByTestId('pending-count').textContent).toBe('4');
     expect(screen.getByTestId('signed-out-banner').textContent).toContain('sign in again');
+  });
+
+  test('sync-status events update the indicator, and / focuses the stock search from any screen', async () => {
+    const user = userEvent.setup();
+    start('clerk');
+    render(App);
+    await user.click(await screen.findByTestId('nav-settings'));
+    await emit('sync-status', syncView({ state: 'offline', reason: 'cannot reach the server', pending: 7 }));
+    await waitFor(() => expect(screen.getByTestId('pending-count').textContent).toBe('7'));
+    expect(screen.getByTestId('sync-status').getAttribute('data-state')).toBe('offline');
+    expect(screen.getByTestId('sync-status').querySelector('button')?.getAttribute('title')).toBe('cannot reach the server');
+
+    (document.activeElement as HTMLElement | null)?.blur();
+    await user.keyboard('/');
+    await waitFor(() => expect(document.activeElement?.id).toBe('stock-search'));
   });
 });

@@ -497,14 +497,20 @@ pub(crate) fn pair_digest(tx: &Connection, product: ProductId, location: Locatio
 /// level is updated in the transaction's `WriteCache` and written once per pair by `flush`.
 pub(crate) fn insert_remote(tx: &Connection, cache: &mut WriteCache, movement: &Movement) -> Result<bool> {
     movement.validate()?;
-    cache.product(tx, movement.product_id)?;
-    cache.location(tx, movement.location_id)?;
     let voided_by = match movement.kind {
         MovementKind::Void => None,
         _ => void_waiting_for(tx, movement.id)?,
     };
-    if !sql::insert_accepted_movement(tx, movement, voided_by)? {
-        return Ok(false);
+    // The foreign keys check product and location; only a failure looks them up, to name what
+    // is missing.
+    match sql::insert_accepted_movement(tx, movement, voided_by) {
+        Ok(true) => {}
+        Ok(false) => return Ok(false),
+        Err(e) => {
+            cache.product(tx, movement.product_id)?;
+            cache.location(tx, movement.location_id)?;
+            return Err(e);
+        }
     }
     let (level, mut digest) = cache.level(tx, movement.product_id, movement.location_id)?;
     let after = match (movement.kind, voided_by) {

@@ -49,6 +49,20 @@ impl Store {
         Ok(rows)
     }
 
+    /// Up to `limit` unanswered movements after `device_seq` (in order): the next push batch,
+    /// read while the answer to the previous one is still being written.
+    pub fn pending_after(&self, device_seq: i64, limit: u32) -> Result<Vec<Movement>> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {} FROM movements WHERE sync_state = 'pending' AND device_seq > ?1 ORDER BY device_seq LIMIT ?2",
+            sql::MOVEMENT_COLUMNS
+        ))?;
+        let rows = stmt
+            .query_map(params![device_seq, limit], sql::movement_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// How many movements wait for the server.
     pub fn pending_count(&self) -> Result<u64> {
         let conn = self.read();
@@ -66,9 +80,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut summary = AckSummary::default();
         for outcome in outcomes {
-            let (movement, _, state) =
-                sql::movement_by_id(&tx, outcome.id)?.ok_or_else(|| StoreError::not_found("movement", outcome.id))?;
-            if state != "pending" {
+            if sync_state(&tx, outcome.id)? != "pending" {
                 summary.already_answered += 1;
                 continue;
             }
@@ -79,6 +91,8 @@ impl Store {
                     upsert_alert(&tx, alert)?;
                 }
                 Outcome::Rejected { code, message } => {
+                    let (movement, _, _) = sql::movement_by_id(&tx, outcome.id)?
+                        .ok_or_else(|| StoreError::not_found("movement", outcome.id))?;
                     reject(&tx, &movement, code, message)?;
                     upsert_alert(&tx, &rejection_alert(&movement, message, now))?;
                     summary.rejected += 1;
@@ -179,6 +193,13 @@ fn requeue_after(tx: &Connection, last_acknowledged: i64) -> Result<u64> {
         recompute_pair(tx, movement.product_id, movement.location_id)?;
     }
     Ok(queued as u64)
+}
+
+/// A movement's sync state; `NotFound` if this device does not hold it.
+fn sync_state(tx: &Connection, id: MovementId) -> Result<String> {
+    let mut stmt = tx.prepare_cached("SELECT sync_state FROM movements WHERE id = ?1")?;
+    rusqlite::OptionalExtension::optional(stmt.query_row([id.0], |r| r.get(0)))?
+        .ok_or_else(|| StoreError::not_found("movement", id))
 }
 
 fn accept(tx: &Connection, id: MovementId, server_seq: i64) -> Result<()> {

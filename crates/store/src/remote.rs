@@ -86,31 +86,51 @@ impl Store {
     /// then movements (any order is fine for them), then alerts.
     #[tracing::instrument(skip_all, fields(movements = page.movements.len(), next = page.next_after))]
     pub fn apply_pull(&self, page: &PullPage) -> Result<PullApplied> {
+        self.apply_pull_pages(std::slice::from_ref(page))
+    }
+
+    /// Applies consecutive pull pages (in feed order) and moves the cursor to the last one's,
+    /// all in one transaction: a sync that fetched several pages while the previous write ran
+    /// writes them together, and each touched level once. Nothing is written if any page fails.
+    #[tracing::instrument(skip_all, fields(pages = pages.len()))]
+    pub fn apply_pull_pages(&self, pages: &[PullPage]) -> Result<PullApplied> {
+        let Some(last) = pages.last() else {
+            return Ok(PullApplied { cursor: self.pull_cursor()?, ..PullApplied::default() });
+        };
         let mut conn = self.write();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut applied = PullApplied { cursor: page.next_after, ..PullApplied::default() };
-        for location in &page.locations {
-            upsert_location(&tx, location)?;
-            applied.locations += 1;
-        }
-        for product in &page.products {
-            upsert_product(&tx, product)?;
-            applied.products += 1;
-        }
+        let mut applied = PullApplied { cursor: last.next_after, ..PullApplied::default() };
         let mut cache = WriteCache::default();
-        for movement in &page.movements {
-            applied.movements += u64::from(insert_remote(&tx, &mut cache, movement)?);
+        for page in pages {
+            apply_page(&tx, &mut cache, page, &mut applied)?;
         }
         cache.flush(&tx)?;
-        for alert in &page.alerts {
-            upsert_alert(&tx, alert)?;
-            applied.alerts += 1;
-        }
         tx.execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![CURSOR_KEY, page.next_after.to_string()],
+            params![CURSOR_KEY, last.next_after.to_string()],
         )?;
         tx.commit()?;
         Ok(applied)
     }
+}
+
+/// One page inside the caller's transaction: locations, then products, then movements (any
+/// order is fine for them), then alerts. Levels stay in `cache` until the caller flushes.
+fn apply_page(tx: &Connection, cache: &mut WriteCache, page: &PullPage, applied: &mut PullApplied) -> Result<()> {
+    for location in &page.locations {
+        upsert_location(tx, location)?;
+        applied.locations += 1;
+    }
+    for product in &page.products {
+        upsert_product(tx, product)?;
+        applied.products += 1;
+    }
+    for movement in &page.movements {
+        applied.movements += u64::from(insert_remote(tx, cache, movement)?);
+    }
+    for alert in &page.alerts {
+        upsert_alert(tx, alert)?;
+        applied.alerts += 1;
+    }
+    Ok(())
 }

@@ -80,14 +80,8 @@ fn a_correction_that_breaks_the_policy_writes_nothing() {
     let (p, l) = (f.product("P1"), f.location("L1"));
     let refused = f.receive(p, l, 2);
     reject(&f, &refused);
-    let intent = MovementIntent::Issue {
-        product_id: p,
-        location_id: l,
-        quantity: 3,
-        reason: None,
-        reference: None,
-        note: None,
-    };
+    let intent =
+        MovementIntent::Issue { product_id: p, location_id: l, quantity: 3, reason: None, reference: None, note: None };
     assert!(f.store.correct_rejected(f.actor, refused.id, &intent).is_err());
     assert_eq!(f.store.open_rejections().unwrap().len(), 1, "still open");
     assert_eq!(f.store.pending_count().unwrap(), 0);

@@ -15,12 +15,14 @@
 use crate::client::ServerClient;
 use crate::error::{Result, SyncError};
 use smartstock_core::ids::NewRandom;
+use smartstock_core::wire::PullPage;
 use smartstock_core::DeviceId;
+use smartstock_store::outbox::AckSummary;
 use smartstock_store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 
 /// Where the engine stands, for the always-visible sync indicator.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,6 +131,14 @@ impl SyncEngine {
             kick: Notify::new(),
             status,
         }
+    }
+
+    /// Sets the movements per push request and the items per pull page (the server caps a page
+    /// at its own maximum). Small batches suit slow links; tests use them to push in many steps.
+    pub fn with_batch_sizes(mut self, push: u32, pull: u32) -> SyncEngine {
+        self.batch = push.max(1);
+        self.page = pull.max(1);
+        self
     }
 
     /// The status channel (the UI watches it).
@@ -253,24 +263,14 @@ impl SyncEngine {
         Ok(report)
     }
 
+    /// Pushes the outbox in batches, in `device_seq` order. The outcomes of one batch are
+    /// written while the next batch is read and sent (the server answers in order, so a batch
+    /// is only sent once the previous one is answered).
     async fn push_all(&self, report: &mut SyncReport) -> Result<()> {
         let mut recoveries = 0u32;
         loop {
-            let device = self.device().await?;
-            let (store, batch) = (self.store.clone(), self.batch);
-            let pending = blocking(move || store.pending(batch)).await?;
-            if pending.is_empty() {
-                return Ok(());
-            }
-            match self.client.push(device, &pending).await {
-                Ok(response) => {
-                    recoveries = 0;
-                    let store = self.store.clone();
-                    let summary = blocking(move || store.acknowledge(&response.outcomes)).await?;
-                    report.pushed += pending.len() as u64;
-                    report.accepted += summary.accepted;
-                    report.rejected += summary.rejected;
-                }
+            match self.push_batches(report).await {
+                Ok(()) => return Ok(()),
                 Err(e) if recoveries < MAX_RECOVERIES => {
                     recoveries += 1;
                     self.recover(e).await?;
@@ -278,6 +278,33 @@ impl SyncEngine {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    async fn push_batches(&self, report: &mut SyncReport) -> Result<()> {
+        let device = self.device().await?;
+        let (store, limit) = (self.store.clone(), self.batch);
+        let mut batch = blocking(move || store.pending(limit)).await?;
+        let mut writing: Option<tokio::task::JoinHandle<smartstock_store::Result<AckSummary>>> = None;
+        let outcome = loop {
+            let Some(last) = batch.last().map(|m| m.device_seq) else { break Ok(()) };
+            let response = match self.client.push(device, &batch).await {
+                Ok(response) => response,
+                Err(e) => break Err(e),
+            };
+            if let Some(previous) = writing.take() {
+                count(report, previous.await)?;
+            }
+            report.pushed += batch.len() as u64;
+            let store = self.store.clone();
+            writing = Some(tokio::task::spawn_blocking(move || store.acknowledge(&response.outcomes)));
+            let store = self.store.clone();
+            batch = blocking(move || store.pending_after(last, limit)).await?;
+        };
+        // Every answer received is written before returning, whatever happened after it.
+        if let Some(previous) = writing.take() {
+            count(report, previous.await)?;
+        }
+        outcome
     }
 
     /// Handles a refused push the device can fix by itself, or returns the error.
@@ -314,31 +341,68 @@ impl SyncEngine {
         }
     }
 
-    /// Pulls pages until the server has no more. The next page is fetched while the current one
-    /// is applied (each page with its cursor in one local transaction, in feed order).
+    /// Pulls pages until the server has no more. Pages are fetched ahead while earlier ones are
+    /// written; each write takes every page already fetched (up to `APPLY_ROWS` movements) in one
+    /// local transaction with the cursor of its last page, in feed order.
     async fn pull_all(&self, report: &mut SyncReport) -> Result<()> {
         let device = self.device().await?;
         let store = self.store.clone();
         let after = blocking(move || store.pull_cursor()).await?;
-        let mut page = self.client.pull(device, after, self.page).await?;
-        loop {
-            let (has_more, next_after) = (page.has_more, page.next_after);
-            let store = self.store.clone();
-            let apply = blocking(move || store.apply_pull(&page));
-            let (applied, next) = if has_more {
-                let (applied, next) = tokio::join!(apply, self.client.pull(device, next_after, self.page));
-                (applied?, Some(next))
-            } else {
-                (apply.await?, None)
-            };
-            report.pulled += applied.movements;
-            report.cursor = applied.cursor;
-            match next {
-                Some(next) => page = next?,
-                None => return Ok(()),
+        let (sender, mut receiver) = mpsc::channel::<Result<PullPage>>(PULL_AHEAD);
+        let fetch = async move {
+            let mut after = after;
+            loop {
+                let page = self.client.pull(device, after, self.page).await;
+                let more = matches!(&page, Ok(p) if p.has_more);
+                if let Ok(p) = &page {
+                    after = p.next_after;
+                }
+                if sender.send(page).await.is_err() || !more {
+                    return;
+                }
             }
-        }
+        };
+        let apply = async move {
+            while let Some(first) = receiver.recv().await {
+                let mut pages = vec![first?];
+                let mut rows = pages[0].movements.len();
+                while rows < APPLY_ROWS {
+                    let Ok(next) = receiver.try_recv() else { break };
+                    let next = next?;
+                    rows += next.movements.len();
+                    pages.push(next);
+                }
+                let done = pages.last().is_none_or(|p| !p.has_more);
+                let store = self.store.clone();
+                let applied = blocking(move || store.apply_pull_pages(&pages)).await?;
+                report.pulled += applied.movements;
+                report.cursor = applied.cursor;
+                if done {
+                    break;
+                }
+            }
+            Ok::<(), SyncError>(())
+        };
+        let ((), applied) = tokio::join!(fetch, apply);
+        applied
     }
+}
+
+/// Pull pages fetched ahead of the local writes.
+const PULL_AHEAD: usize = 8;
+
+/// Most movements written in one local transaction while pulling.
+const APPLY_ROWS: usize = 50_000;
+
+/// Adds a written batch of outcomes to the report.
+fn count(
+    report: &mut SyncReport,
+    written: std::result::Result<smartstock_store::Result<AckSummary>, tokio::task::JoinError>,
+) -> Result<()> {
+    let summary = written.map_err(|e| SyncError::Protocol(e.to_string()))??;
+    report.accepted += summary.accepted;
+    report.rejected += summary.rejected;
+    Ok(())
 }
 
 /// How many self-repairs (new identity, registration, resend) one push may make in a row

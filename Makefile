@@ -12,7 +12,7 @@ export CARGO_TARGET_DIR
 BUILD_PACKAGES := build-essential pkg-config ca-certificates
 TEST_PACKAGES := postgresql
 
-.PHONY: all deps test-deps run test lint test-rust bench-store bench-server soak clean
+.PHONY: all deps test-deps run test lint test-rust bench-store bench-server bench-sync soak clean
 
 all: test
 
@@ -49,6 +49,13 @@ soak: deps
 bench-server: deps
 	mkdir -p bench-out
 	BENCH_DIR=$(CURDIR)/bench-out scripts/with-postgres.sh cargo bench -p smartstock-server --bench server --locked
+
+## make bench-sync: the sync engine against the real server process over loopback HTTPS, vs raw
+## SQLite inserts of the same rows (release build): initial pull, push, one remote apply.
+bench-sync: deps
+	mkdir -p bench-out
+	cargo build --release --locked -p smartstock-server --bin smartstock-server
+	BENCH_DIR=$(CURDIR)/bench-out SMARTSTOCK_SERVER_BIN=$(CARGO_TARGET_DIR)/release/smartstock-server cargo bench -p smartstock-system-tests --bench sync --locked
 
 ## make bench-store: the local ledger against raw SQLite baselines (release build).
 bench-store: deps

@@ -1,5 +1,6 @@
 //! smartstock-server: the command line. `serve` runs the API; `init` creates the database and
-//! the bootstrap admin; `user …` manages accounts; `backup` copies the database; `import` loads a
+//! the bootstrap admin; `user …` manages accounts; `backup` / `restore` copy the database out and
+//! back (a file copy on SQLite, a snapshot in its own format on PostgreSQL); `import` loads a
 //! CSV file of products, locations or opening stock. Each command is a call into the library;
 //! this file parses arguments and reports errors.
 
@@ -108,12 +109,13 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// Writes a consistent copy of the live database to FILE (SQLite).
+    /// Writes a consistent copy of the live database to FILE (the server may keep running).
     Backup {
         /// Target file (must not exist).
         file: PathBuf,
     },
-    /// Replaces the database with a backup (stop the server first; a newer schema is refused).
+    /// Restores a backup (a newer schema is refused). SQLite: replaces the database file (stop the
+    /// server first). PostgreSQL: loads it into a database that holds no SmartStock tables yet.
     Restore {
         /// The backup file.
         file: PathBuf,
@@ -335,14 +337,9 @@ fn backup(database: &str, file: &std::path::Path) -> Result<()> {
     if file.exists() {
         bail!("{} exists; choose a new file name", file.display());
     }
-    match DatabaseTarget::parse(database) {
-        DatabaseTarget::Sqlite(path) => {
-            storage::sqlite::SqliteStorage::open(&path)?.backup_to(file)?;
-            println!("Backup written to {}", file.display());
-            Ok(())
-        }
-        DatabaseTarget::Postgres(_) => bail!("back up PostgreSQL with pg_dump"),
-    }
+    open(database)?.backup(file)?;
+    println!("Backup written to {}", file.display());
+    Ok(())
 }
 
 fn restore(database: &str, file: &std::path::Path) -> Result<()> {
@@ -350,10 +347,13 @@ fn restore(database: &str, file: &std::path::Path) -> Result<()> {
         DatabaseTarget::Sqlite(path) => {
             storage::sqlite::SqliteStorage::restore(file, &path)?;
             println!("Restored {} from {}", path.display(), file.display());
-            Ok(())
         }
-        DatabaseTarget::Postgres(_) => bail!("restore PostgreSQL with pg_restore"),
+        DatabaseTarget::Postgres(url) => {
+            storage::postgres::PgStorage::restore(&url, None, file)?;
+            println!("Restored the PostgreSQL database from {}", file.display());
+        }
     }
+    Ok(())
 }
 
 async fn serve(storage: Arc<dyn Storage>, events: Events, config: ServeConfig) -> Result<()> {

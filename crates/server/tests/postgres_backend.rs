@@ -49,7 +49,16 @@ fn open(test: &str) -> Option<TestSchema> {
     Some(TestSchema { storage: Some(storage), url, schema })
 }
 
-backend_tests!(open);
+/// Restores `backup` into a new, empty schema (the wiped database) and opens it there.
+fn restore(test: &str, backup: &std::path::Path) -> Box<dyn std::ops::Deref<Target = dyn Storage>> {
+    let url = std::env::var("DATABASE_URL").expect("restore runs only where open did");
+    let schema = format!("t{}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8], test);
+    PgStorage::restore(&url, Some(&schema), backup).expect("restore into an empty schema");
+    let storage = PgStorage::connect_in_schema(&url, &schema).expect("open the restored schema");
+    Box::new(TestSchema { storage: Some(storage), url, schema })
+}
+
+backend_tests!(open, restore);
 
 /// Connecting again to a migrated schema applies nothing and is ready; names that are not plain
 /// identifiers are refused before they reach SQL.
@@ -386,4 +395,60 @@ fn a_push_group_answers_as_the_pushes_one_by_one() {
         alone.checksum(p.id, l.id).unwrap(),
         "the same ledger either way"
     );
+}
+
+/// A PostgreSQL restore checks the whole file before it touches anything: a damaged file, a file
+/// from a newer schema and a target that already holds SmartStock tables are refused, and the
+/// refused restores leave no table behind.
+#[test]
+fn restore_refuses_damaged_newer_and_non_empty_targets() {
+    use smartstock_server::storage::StorageError;
+    let Some(source) = open("backup_checks") else {
+        println!("skipped restore_refuses_damaged_newer_and_non_empty_targets: set DATABASE_URL");
+        return;
+    };
+    backend_suite::world(&*source);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ok.backup");
+    source.backup(&file).unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    let refused = |name: &str, bytes: &[u8]| -> StorageError {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let target = open(name).expect("DATABASE_URL is set");
+        let url = target.url.clone();
+        let schema = format!("{}_target", target.schema);
+        let error = PgStorage::restore(&url, Some(&schema), &path).expect_err(name);
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let tables: i64 = client
+            .query_one("SELECT count(*) FROM information_schema.tables WHERE table_schema = $1", &[&schema])
+            .unwrap()
+            .get(0);
+        assert_eq!(tables, 0, "{name}: a refused restore leaves nothing");
+        let drop: String = client.query_one("SELECT format('DROP SCHEMA %I', $1::text)", &[&schema]).unwrap().get(0);
+        client.batch_execute(&drop).unwrap();
+        error
+    };
+    // One byte changed inside the data.
+    let mut damaged = bytes.clone();
+    let at = damaged.len() / 2;
+    damaged[at] ^= 0x20;
+    assert!(matches!(refused("damaged", &damaged), StorageError::Conflict { code: "backup_invalid", .. }));
+    // The same backup claiming a schema from the future (with a matching checksum).
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body_end = text.rfind("end ").unwrap();
+    let version_line = text.lines().find(|l| l.starts_with("schema_version ")).unwrap().to_owned();
+    let body = text[..body_end].replacen(&version_line, "schema_version 9999", 1);
+    let sum: String = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(body.as_bytes()))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let newer = format!("{body}end {sum}\n");
+    assert!(matches!(refused("newer", newer.as_bytes()), StorageError::Conflict { code: "database_too_new", .. }));
+    // A target that already holds a SmartStock schema.
+    let taken = open("backup_taken").expect("DATABASE_URL is set");
+    match PgStorage::restore(&taken.url, Some(&taken.schema), &file) {
+        Err(StorageError::Conflict { code: "restore_target_not_empty", .. }) => {}
+        other => panic!("restore over a live schema: {other:?}"),
+    }
 }

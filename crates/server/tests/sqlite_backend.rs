@@ -28,4 +28,13 @@ fn open(_test: &str) -> Option<TestDb> {
     Some(TestDb { storage, _dir: dir })
 }
 
-backend_tests!(open);
+/// Restores `backup` over a wiped database file in a new temp dir and opens it.
+fn restore(_test: &str, backup: &std::path::Path) -> Box<dyn std::ops::Deref<Target = dyn Storage>> {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("server.db");
+    std::fs::write(&target, b"wiped").unwrap();
+    SqliteStorage::restore(backup, &target).unwrap();
+    Box::new(TestDb { storage: SqliteStorage::open(&target).unwrap(), _dir: dir })
+}
+
+backend_tests!(open, restore);

@@ -241,6 +241,9 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 pub trait Storage: Send + Sync + 'static {
     /// Database reachable and schema current.
     fn ready(&self) -> Result<()>;
+    /// Writes a consistent online backup to `file` (which must not exist); each backend has its
+    /// own restore (`SqliteStorage::restore`, `PgStorage::restore`).
+    fn backup(&self, file: &std::path::Path) -> Result<()>;
     /// This instance's database connections (for the metrics; never blocks).
     fn pool_state(&self) -> PoolState;
     /// The highest feed number committed (what a fully synced client has pulled up to).

@@ -21,6 +21,16 @@ pub(super) struct PgConn {
 }
 
 impl PgConn {
+    /// A connection with an empty statement cache.
+    pub(super) fn new(client: Client) -> PgConn {
+        PgConn { client, statements: HashMap::new() }
+    }
+
+    /// The client, outside any transaction.
+    pub(super) fn client_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
     /// Starts a transaction; `Db` commits it with [`Db::commit`] or rolls it back on drop.
     pub(super) fn begin(&mut self, isolation: ::postgres::IsolationLevel, read_only: bool) -> Result<Db<'_>> {
         let PgConn { client, statements } = self;
@@ -56,7 +66,7 @@ impl r2d2::ManageConnection for Manager {
             // quote_ident on the server: the schema name travels as a parameter, never as SQL.
             client.execute("SELECT set_config('search_path', quote_ident($1), false)", &[schema])?;
         }
-        Ok(PgConn { client, statements: HashMap::new() })
+        Ok(PgConn::new(client))
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> std::result::Result<(), ::postgres::Error> {
@@ -168,6 +178,36 @@ impl Db<'_> {
             }
             _ => e.into(),
         })
+    }
+
+    /// Runs statements without parameters (simple protocol: DDL, several statements).
+    pub(super) fn batch_execute(&mut self, sql: &str) -> Result<()> {
+        match &mut self.tx {
+            Session::Transaction(tx) => tx.batch_execute(sql)?,
+            Session::Autocommit(client) => client.batch_execute(sql)?,
+        }
+        Ok(())
+    }
+
+    /// The data of a `COPY … TO STDOUT`.
+    pub(super) fn copy_out(&mut self, sql: &str) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let read = match &mut self.tx {
+            Session::Transaction(tx) => std::io::Read::read_to_end(&mut tx.copy_out(sql)?, &mut out),
+            Session::Autocommit(client) => std::io::Read::read_to_end(&mut client.copy_out(sql)?, &mut out),
+        };
+        read.map_err(|e| StorageError::Database(format!("COPY out: {e}")))?;
+        Ok(out)
+    }
+
+    /// Feeds `data` to a `COPY … FROM STDIN`; the rows copied.
+    pub(super) fn copy_in(&mut self, sql: &str, data: &[u8]) -> Result<u64> {
+        let mut writer = match &mut self.tx {
+            Session::Transaction(tx) => tx.copy_in(sql)?,
+            Session::Autocommit(client) => client.copy_in(sql)?,
+        };
+        std::io::Write::write_all(&mut writer, data).map_err(|e| StorageError::Database(format!("COPY in: {e}")))?;
+        Ok(writer.finish()?)
     }
 
     /// Commits (nothing to do in autocommit).

@@ -13,6 +13,7 @@
 //! from values (parameters only; the one identifier, a test schema name, is validated and quoted by
 //! the server).
 
+mod backup;
 mod db;
 mod feed;
 mod group;
@@ -166,6 +167,34 @@ impl PgStorage {
         }
     }
 
+    /// Writes a consistent online backup of the database to `file` (which must not exist): one
+    /// snapshot of every table, in `backup.rs`'s format.
+    pub fn backup_to(&self, file: &std::path::Path) -> Result<()> {
+        if file.exists() {
+            return Err(StorageError::Conflict {
+                code: "exists",
+                message: format!("{} exists; choose a new file name", file.display()),
+            });
+        }
+        self.read(|db| backup::backup(db, file))
+    }
+
+    /// Restores a backup into the database at `url` (inside `schema` when given, created if
+    /// missing), which must hold no SmartStock tables. A backup from a newer server is refused and
+    /// nothing is touched; newer migrations run after the load. Call from a blocking thread.
+    pub fn restore(url: &str, schema: Option<&str>, file: &std::path::Path) -> Result<()> {
+        let config: Config = url.parse()?;
+        let mut client = config.connect(::postgres::NoTls)?;
+        if let Some(schema) = schema {
+            let create: String = client
+                .query_one("SELECT format('CREATE SCHEMA IF NOT EXISTS %I', $1::text)", &[&schema])?
+                .try_get(0)?;
+            client.batch_execute(&create)?;
+            client.execute("SELECT set_config('search_path', quote_ident($1), false)", &[&schema])?;
+        }
+        backup::restore(client, file)
+    }
+
     /// Runs `f` in one REPEATABLE READ read-only snapshot.
     fn read<T>(&self, f: impl FnOnce(&mut Db<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.connection()?;
@@ -297,6 +326,10 @@ fn revoke_all(db: &mut Db<'_>, user: UserId) -> Result<()> {
 }
 
 impl Storage for PgStorage {
+    fn backup(&self, file: &std::path::Path) -> Result<()> {
+        self.backup_to(file)
+    }
+
     fn pool_state(&self) -> PoolState {
         let Some(pool) = self.pool.as_ref() else { return PoolState::default() };
         let state = pool.state();

@@ -236,6 +236,10 @@ fn unique_violation(e: rusqlite::Error, what: &str) -> StorageError {
 }
 
 impl Storage for SqliteStorage {
+    fn backup(&self, file: &std::path::Path) -> Result<()> {
+        self.backup_to(file)
+    }
+
     fn pool_state(&self) -> PoolState {
         let writer_busy = u32::from(self.writer.try_lock().is_err());
         let readers_idle = u32::try_from(self.pool().len()).unwrap_or(u32::MAX);

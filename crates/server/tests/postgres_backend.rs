@@ -10,6 +10,7 @@ mod backend_suite;
 
 use smartstock_server::storage::postgres::PgStorage;
 use smartstock_server::storage::Storage;
+use std::process::Command;
 
 /// A `PgStorage` in a schema of its own, dropped with it when the test passed.
 struct TestSchema {
@@ -451,4 +452,42 @@ fn restore_refuses_damaged_newer_and_non_empty_targets() {
         Err(StorageError::Conflict { code: "restore_target_not_empty", .. }) => {}
         other => panic!("restore over a live schema: {other:?}"),
     }
+}
+
+/// The binary's `backup` and `restore` on PostgreSQL (each schema reached through the URL's
+/// `search_path` option): the restored database holds the bootstrap admin, and `restore` over it
+/// again is refused.
+#[test]
+fn cli_backup_and_restore_on_postgres() {
+    let Some(source) = open("cli_backup") else {
+        println!("skipped cli_backup_and_restore_on_postgres: set DATABASE_URL");
+        return;
+    };
+    let in_schema = |schema: &str| {
+        let separator = if source.url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}options=-csearch_path%3D{schema}", source.url)
+    };
+    let bin = env!("CARGO_BIN_EXE_smartstock-server");
+    let run = |url: &str, args: &[&str]| Command::new(bin).arg("--database").arg(url).args(args).output().unwrap();
+    let init = run(&in_schema(&source.schema), &["init"]);
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cli.backup");
+    let backup = run(&in_schema(&source.schema), &["backup", file.to_str().unwrap()]);
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+
+    let target = format!("{}_copy", source.schema);
+    let mut client = postgres::Client::connect(&source.url, postgres::NoTls).unwrap();
+    let create: String = client.query_one("SELECT format('CREATE SCHEMA %I', $1::text)", &[&target]).unwrap().get(0);
+    client.batch_execute(&create).unwrap();
+    let restore = run(&in_schema(&target), &["restore", file.to_str().unwrap()]);
+    assert!(restore.status.success(), "{}", String::from_utf8_lossy(&restore.stderr));
+    let restored = PgStorage::connect_in_schema(&source.url, &target).unwrap();
+    assert_eq!(restored.user_by_name("admin").unwrap(), source.user_by_name("admin").unwrap());
+    drop(restored);
+    let again = run(&in_schema(&target), &["restore", file.to_str().unwrap()]);
+    assert!(!again.status.success(), "a restore over a live database is refused");
+    let drop: String =
+        client.query_one("SELECT format('DROP SCHEMA %I CASCADE', $1::text)", &[&target]).unwrap().get(0);
+    client.batch_execute(&drop).unwrap();
 }

@@ -82,6 +82,18 @@ impl Store {
         Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
+    /// Moves the pull cursor back to `head` if it stands beyond it, and returns the cursor. The
+    /// server announced `head` as its newest feed number: a cursor beyond it means the server
+    /// was restored from an older backup and will number new rows again from `head` on
+    /// (pulled rows already held are recognised by id). A negative `head` (none announced yet)
+    /// changes nothing.
+    pub fn rewind_pull_cursor(&self, head: i64) -> Result<i64> {
+        if head >= 0 {
+            rewind_cursor(&self.write(), head)?;
+        }
+        self.pull_cursor()
+    }
+
     /// Applies one pull page and moves the cursor, in one transaction: locations, then products,
     /// then movements (any order is fine for them), then alerts.
     #[tracing::instrument(skip_all, fields(movements = page.movements.len(), next = page.next_after))]

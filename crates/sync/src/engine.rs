@@ -19,7 +19,7 @@ use smartstock_core::wire::PullPage;
 use smartstock_core::DeviceId;
 use smartstock_store::outbox::AckSummary;
 use smartstock_store::Store;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, watch, Notify};
@@ -106,6 +106,8 @@ pub struct SyncEngine {
     client: ServerClient,
     device_name: String,
     registered: AtomicBool,
+    /// The feed head the server last announced (-1: none yet).
+    server_head: AtomicI64,
     batch: u32,
     page: u32,
     kick: Notify,
@@ -126,6 +128,7 @@ impl SyncEngine {
             client,
             device_name: device_name.into(),
             registered: AtomicBool::new(false),
+            server_head: AtomicI64::new(-1),
             batch: PUSH_BATCH,
             page: PULL_PAGE,
             kick: Notify::new(),
@@ -205,7 +208,10 @@ impl SyncEngine {
             let store = self.store.clone();
             let cursor = blocking(move || store.pull_cursor()).await.unwrap_or(0);
             let follow = self.client.follow_events(|head| {
-                if head > cursor {
+                self.server_head.store(head, Ordering::SeqCst);
+                // A head behind the cursor means the server lost feed numbers (restored from
+                // a backup): the next pass moves the cursor back.
+                if head != cursor {
                     self.kick();
                 }
             });
@@ -347,7 +353,9 @@ impl SyncEngine {
     async fn pull_all(&self, report: &mut SyncReport) -> Result<()> {
         let device = self.device().await?;
         let store = self.store.clone();
-        let after = blocking(move || store.pull_cursor()).await?;
+        // Each announcement is used once: a head announced long ago says nothing about now.
+        let head = self.server_head.swap(-1, Ordering::SeqCst);
+        let after = blocking(move || store.rewind_pull_cursor(head)).await?;
         let (sender, mut receiver) = mpsc::channel::<Result<PullPage>>(PULL_AHEAD);
         let fetch = async move {
             let mut after = after;

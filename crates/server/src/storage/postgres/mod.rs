@@ -3,10 +3,13 @@
 //! time) under an advisory lock, so instances that start together migrate once. Synchronous
 //! `postgres` clients in an `r2d2` pool: the `Storage` methods are sync and the API runs them on
 //! tokio's blocking pool. Semantics are the SQLite backend's, outcome for outcome and error
-//! variant for error variant; the push rules live in `rules`, for both backends. Writers of the feed serialize on the feed
-//! counter's row lock (`feed.rs`), which is what keeps pulls from skipping under concurrent pushes.
-//! Every transaction that moves the feed also sends `NOTIFY smartstock_feed` (delivered at commit),
-//! and `listen.rs` turns the notices of other instances into event-stream wake-ups.
+//! variant for error variant; the push rules live in `rules`, for both backends. Writers of the
+//! feed serialize on the feed counter's row lock (`feed.rs`), which is what keeps pulls from
+//! skipping under concurrent pushes; since that lock is held through each commit's WAL flush,
+//! concurrent pushes commit together in groups (`group.rs`). Every transaction that moves the feed
+//! also sends `NOTIFY smartstock_feed` (delivered at commit), and `listen.rs` turns the notices of
+//! other instances into event-stream wake-ups. Signed-in requests (`authenticate`) and pulls are
+//! one statement each, outside any transaction. `backup.rs` writes and restores online backups.
 //!
 //! Must not: be called from inside an async task (the sync client blocks; use `spawn_blocking`),
 //! keep state another instance would need (everything shared lives in the database), or build SQL

@@ -1,11 +1,11 @@
-//! The storage backend suite (`common/backend_suite.rs`) against `PgStorage`. Each test opens its
+//! The storage backend suite (`common/backend_suite/`) against `PgStorage`. Each test opens its
 //! own schema in the database of `DATABASE_URL` (`scripts/with-postgres.sh` provides one) and drops
 //! it when the test passed (a failed test's schema stays, named in the output, for inspection).
 //! Without `DATABASE_URL` every test prints a skip line and passes.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[macro_use]
-#[path = "common/backend_suite.rs"]
+#[path = "common/backend_suite/mod.rs"]
 mod backend_suite;
 
 use smartstock_server::storage::postgres::PgStorage;

@@ -1,9 +1,9 @@
-//! The storage backend suite (`common/backend_suite.rs`) against the embedded SQLite backend:
+//! The storage backend suite (`common/backend_suite/`) against the embedded SQLite backend:
 //! the same functions that run against PostgreSQL, so both backends give the same answers.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[macro_use]
-#[path = "common/backend_suite.rs"]
+#[path = "common/backend_suite/mod.rs"]
 mod backend_suite;
 
 use smartstock_server::storage::sqlite::SqliteStorage;

@@ -10,8 +10,10 @@
 //!   outcomes applied. Raw: the same 100k rows inserted into a fresh ledger file in durable
 //!   transactions of one push batch each. Medians of the rounds.
 //! - apply one: one remote movement applied as a pull page (`Store::apply_pull`, its cursor and
-//!   level in one durable transaction) to a desktop that holds the 1.1M rows of the pull. Raw:
-//!   one movement INSERT in one durable transaction on the same file. Medians of the samples.
+//!   level in one transaction) to a desktop that holds the rows of the pull and the pushes.
+//!   Raw: one movement INSERT in one transaction on the same file, with the same durability as
+//!   a pull transaction (`synchronous=NORMAL`: pulled rows can be fetched again; local records
+//!   keep `FULL`). Medians of the samples.
 //!
 //! The server database is seeded in-process (`SqliteStorage`, on /dev/shm when present: seeding
 //! is setup, not measured) before the server process opens it. Sizes: `BENCH_PRODUCTS`,
@@ -340,6 +342,8 @@ fn remote_movement(seeded: &Seeded, i: usize, device: DeviceId, server_seq: i64)
 /// Applying one remote movement (a one-movement pull page) vs one raw durable INSERT, alternated.
 fn apply_one(store: &Store, seeded: &Seeded, samples: usize) -> (f64, f64) {
     let raw = schema::open(store.path()).unwrap();
+    // The same durability as a pull transaction (pulled rows can be fetched again).
+    raw.pragma_update(None, "synchronous", "NORMAL").unwrap();
     let (engine_device, raw_device) = (DeviceId::new_random(), DeviceId::new_random());
     let mut cursor = store.pull_cursor().unwrap();
     let (mut applied, mut baseline) = (Vec::new(), Vec::new());

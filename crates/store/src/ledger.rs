@@ -109,6 +109,18 @@ impl WriteCache {
         Ok(sql::load_level(tx, product, location)?.unwrap_or_default())
     }
 
+    /// Reads the cached levels of `pairs` (sorted and deduplicated here) in key order, so a
+    /// large batch walks the levels table once instead of jumping around it.
+    pub fn preload_levels(&mut self, tx: &Connection, pairs: &mut Vec<(ProductId, LocationId)>) -> Result<()> {
+        pairs.sort_unstable();
+        pairs.dedup();
+        for &(product, location) in pairs.iter() {
+            let level = self.level(tx, product, location)?;
+            self.levels.insert((product, location), level);
+        }
+        Ok(())
+    }
+
     fn set_level(&mut self, product: ProductId, location: LocationId, level: Level, digest: LedgerDigest) {
         self.levels.insert((product, location), (level, digest));
     }

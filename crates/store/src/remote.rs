@@ -2,6 +2,9 @@
 //! and the pull cursor move together in one transaction, so a crash between pages never skips
 //! or repeats anything.
 //!
+//! Durability: a pull transaction commits with `synchronous=NORMAL` (see `apply_pull_pages`):
+//! pulled rows can always be fetched again, local records cannot, and they keep `FULL`.
+//!
 //! Must not: talk to the network (the sync crate fetches pages) or apply the negative-stock
 //! policy (remote movements physically happened).
 
@@ -110,20 +113,34 @@ impl Store {
             return Ok(PullApplied { cursor: self.pull_cursor()?, ..PullApplied::default() });
         };
         let mut conn = self.write();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut applied = PullApplied { cursor: last.next_after, ..PullApplied::default() };
-        let mut cache = WriteCache::default();
-        for page in pages {
-            apply_page(&tx, &mut cache, page, &mut applied)?;
-        }
-        cache.flush(&tx)?;
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![CURSOR_KEY, last.next_after.to_string()],
-        )?;
-        tx.commit()?;
-        Ok(applied)
+        // Pulled rows are a copy of the server's: their transaction need not wait for the disk.
+        // A power cut can only lose the newest pages together with the cursor that covers them
+        // (WAL keeps a consistent prefix), and the next pull fetches them again. The next local
+        // record syncs them with itself.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let applied = apply_pages(&mut conn, pages, last.next_after);
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        applied
     }
+}
+
+fn apply_pages(conn: &mut Connection, pages: &[PullPage], cursor: i64) -> Result<PullApplied> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut applied = PullApplied { cursor, ..PullApplied::default() };
+    let mut cache = WriteCache::default();
+    let mut pairs: Vec<_> =
+        pages.iter().flat_map(|p| p.movements.iter().map(|m| (m.product_id, m.location_id))).collect();
+    cache.preload_levels(&tx, &mut pairs)?;
+    for page in pages {
+        apply_page(&tx, &mut cache, page, &mut applied)?;
+    }
+    cache.flush(&tx)?;
+    tx.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![CURSOR_KEY, cursor.to_string()],
+    )?;
+    tx.commit()?;
+    Ok(applied)
 }
 
 /// One page inside the caller's transaction: locations, then products, then movements (any

@@ -80,15 +80,25 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut summary = AckSummary::default();
         for outcome in outcomes {
-            if sync_state(&tx, outcome.id)? != "pending" {
+            let (server_seq, alert) = match &outcome.outcome {
+                Outcome::Accepted { server_seq } => (*server_seq, None),
+                Outcome::AcceptedFlagged { server_seq, alert } => (*server_seq, Some(alert)),
+                Outcome::Rejected { .. } => (0, None),
+            };
+            let answered = match &outcome.outcome {
+                Outcome::Rejected { .. } => sync_state(&tx, outcome.id)? != "pending",
+                _ => !accept(&tx, outcome.id, server_seq)?,
+            };
+            if answered {
+                sync_state(&tx, outcome.id)?; // NotFound for a movement this device never held
                 summary.already_answered += 1;
                 continue;
             }
             match &outcome.outcome {
-                Outcome::Accepted { server_seq } => accept(&tx, outcome.id, *server_seq)?,
-                Outcome::AcceptedFlagged { server_seq, alert } => {
-                    accept(&tx, outcome.id, *server_seq)?;
-                    upsert_alert(&tx, alert)?;
+                Outcome::Accepted { .. } | Outcome::AcceptedFlagged { .. } => {
+                    if let Some(alert) = alert {
+                        upsert_alert(&tx, alert)?;
+                    }
                 }
                 Outcome::Rejected { code, message } => {
                     let (movement, _, _) = sql::movement_by_id(&tx, outcome.id)?
@@ -202,11 +212,20 @@ fn sync_state(tx: &Connection, id: MovementId) -> Result<String> {
         .ok_or_else(|| StoreError::not_found("movement", id))
 }
 
-fn accept(tx: &Connection, id: MovementId, server_seq: i64) -> Result<()> {
-    sql::release_server_seq(tx, server_seq, id)?;
-    tx.prepare_cached("UPDATE movements SET sync_state = 'accepted', server_seq = ?2 WHERE id = ?1")?
-        .execute(params![id.0, server_seq])?;
-    Ok(())
+/// Marks a pending movement accepted at `server_seq`; false if it was not pending (answered
+/// before). A number still held from before the server was restored from a backup gives way.
+fn accept(tx: &Connection, id: MovementId, server_seq: i64) -> Result<bool> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE movements SET sync_state = 'accepted', server_seq = ?2 WHERE id = ?1 AND sync_state = 'pending'",
+    )?;
+    let changed = match stmt.execute(params![id.0, server_seq]) {
+        Err(e) if sql::is_server_seq_clash(&e) => {
+            sql::release_server_seq(tx, server_seq, id)?;
+            stmt.execute(params![id.0, server_seq])?
+        }
+        other => other?,
+    };
+    Ok(changed == 1)
 }
 
 /// Marks a movement rejected and takes it out of its level; a rejected void restores the

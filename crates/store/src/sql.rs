@@ -131,7 +131,8 @@ pub fn insert_accepted_movement(conn: &Connection, m: &Movement, voided_by: Opti
     Ok(inserted == 1)
 }
 
-fn is_server_seq_clash(e: &rusqlite::Error) -> bool {
+/// Whether `e` is a `server_seq` uniqueness failure.
+pub(crate) fn is_server_seq_clash(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, Some(text))
         if f.code == rusqlite::ErrorCode::ConstraintViolation && text.contains("movements.server_seq"))
 }

@@ -120,3 +120,36 @@ fn a_server_restored_from_a_backup_gets_the_lost_movements_again() {
     assert_eq!(f.store.pending_count().unwrap(), 3);
     assert!(f.store.rejected_movements().unwrap().is_empty());
 }
+
+#[test]
+fn numbers_a_restored_server_hands_out_anew_take_over_from_stale_ones() {
+    let f = Fixture::new();
+    let (p, l) = (f.product("P1"), f.location("L1"));
+    let own = f.receive(p, l, 2);
+    // Another device's movement, pulled from the server before it was restored, at number 12.
+    let other = Movement {
+        id: smartstock_core::MovementId::new_v7(),
+        device_id: smartstock_core::DeviceId(uuid::Uuid::from_u128(7)),
+        device_seq: 1,
+        server_seq: Some(12),
+        ..own.clone()
+    };
+    let page = |movements: Vec<Movement>, next_after| smartstock_core::wire::PullPage {
+        v: smartstock_core::wire::WIRE_VERSION,
+        movements,
+        products: vec![],
+        locations: vec![],
+        alerts: vec![],
+        next_after,
+        has_more: false,
+    };
+    assert_eq!(f.store.apply_pull(&page(vec![other.clone()], 12)).unwrap().movements, 1);
+    // The restored server gives 12 to this device's movement (the pulled one gives it up), and
+    // later to a third movement pulled anew (this device's gives it up in turn).
+    accept(&f, &own, 12);
+    let third =
+        Movement { id: smartstock_core::MovementId::new_v7(), device_seq: 2, server_seq: Some(12), ..other.clone() };
+    assert_eq!(f.store.apply_pull(&page(vec![third], 14)).unwrap().movements, 1, "12 is taken back from `own`");
+    assert_eq!(f.store.level(p, l).unwrap(), 6);
+    assert_eq!(f.store.pending_count().unwrap(), 0);
+}

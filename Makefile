@@ -6,39 +6,69 @@ SHELL := /bin/bash
 CARGO_TARGET_DIR ?= $(HOME)/.cache/smartstock/target
 export CARGO_TARGET_DIR
 
-# System packages the Rust build and tests need (Debian/Ubuntu names). PostgreSQL: the server's
-# PostgreSQL backend is tested for real, on 127.0.0.1:5432 when one runs there, else on a throwaway
-# cluster that scripts/with-postgres.sh starts and removes.
-BUILD_PACKAGES := build-essential pkg-config ca-certificates
-TEST_PACKAGES := postgresql
+# System packages (Debian/Ubuntu names). The desktop app builds against WebKitGTK; its tests run it
+# under Xvfb with a D-Bus session, a keyring, a fake notification daemon and WebKitWebDriver.
+# PostgreSQL: the server's PostgreSQL backend is tested for real, on 127.0.0.1:5432 when one runs
+# there, else on a throwaway cluster that scripts/with-postgres.sh starts and removes.
+BUILD_PACKAGES := build-essential pkg-config ca-certificates curl libssl-dev libwebkit2gtk-4.1-dev \
+	libayatana-appindicator3-dev librsvg2-dev libxdo-dev libsecret-1-dev libdbus-1-dev
+RUN_PACKAGES := xvfb xauth dbus-x11 gnome-keyring keyutils libnotify-bin imagemagick
+TEST_PACKAGES := postgresql webkit2gtk-driver python3-dbusmock $(RUN_PACKAGES)
 
-.PHONY: all deps test-deps run test lint test-rust bench-store bench-server bench-sync soak clean
+TAURI := ui/node_modules/.bin/tauri
+
+.PHONY: all deps test-deps ui-deps ui app run test lint test-ui test-rust bindings \
+	bench-store bench-server bench-sync soak clean
 
 all: test
 
 deps:
 	@scripts/ensure-packages.sh $(BUILD_PACKAGES)
 	@scripts/ensure-rust.sh
+	@scripts/ensure-node.sh
 
-## make run: the desktop app arrives with issue #5; until then this says so.
-run: deps
-	@echo "The SmartStock desktop app is not built yet (issue #5): 'make run' will build it, start"
-	@echo "smartstock-server with a demo company and open the app. Today: 'make test' and 'make bench-store'."
-	@exit 2
+## ui-deps: the UI's npm packages, exactly as package-lock.json says (npm ci), when they changed.
+ui-deps: ui/node_modules/.package-lock.json
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
-## make test: every check and test (formatting, clippy, Rust unit/integration/property tests,
-## the server against SQLite and PostgreSQL).
-test: deps test-deps lint test-rust
+## ui: the UI bundle in ui/dist (the app embeds it at compile time).
+ui: ui-deps
+	cd ui && npm run --silent build
+
+## app: the desktop app, built by the Tauri CLI (debug, not bundled) so that it serves ui/dist.
+app: deps ui
+	$(TAURI) build --debug --no-bundle --ci
+
+## make run: builds the server and the app, starts the server with a demo company and opens the
+## app signed in (under Xvfb when there is no display).
+run: deps app
+	scripts/ensure-packages.sh $(RUN_PACKAGES)
+	cargo build --locked -p smartstock-server
+	scripts/run-demo.sh
+
+## make test: every check and test: formatting, clippy, the UI's type check, lint and component
+## tests, every Rust test (the server against SQLite and PostgreSQL, the whole-system tests), and
+## the desktop app end to end.
+test: deps test-deps lint test-ui test-rust
 
 test-deps:
 	@scripts/ensure-packages.sh $(TEST_PACKAGES)
 
-lint:
+lint: ui
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-test-rust:
+test-ui: ui-deps
+	cd ui && npm run --silent check && npm run --silent lint && npm run --silent test
+
+test-rust: ui
 	scripts/with-postgres.sh cargo test --workspace --locked
+
+## bindings: regenerate the UI's TypeScript types from the Rust types (commit the result).
+bindings:
+	UPDATE_BINDINGS=1 cargo test --locked -p smartstock --test ipc_bindings
 
 ## make soak SEEDS=1000: the seeded whole-system simulation over many seeds (20 desktops each).
 SEEDS ?= 100

@@ -29,6 +29,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> AppResult<T> + Send + '
 /// What the window shows at start.
 #[tauri::command]
 pub async fn app_status(app: AppState<'_>) -> AppResult<AppStatus> {
+    app.wait_resumed(std::time::Duration::from_secs(15)).await;
     let settings = app.settings();
     Ok(AppStatus {
         session: app.session(),

@@ -21,9 +21,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tauri::{Emitter, Manager};
 
-/// Where the ledger and settings live: `SMARTSTOCK_DATA_DIR`, else the OS data directory
-/// (`~/.local/share/app.smartstock.desktop` on Linux).
+/// Where the ledger and settings live: `--data-dir DIR` (a second instance on one machine),
+/// else `SMARTSTOCK_DATA_DIR`, else the OS data directory (`~/.local/share/app.smartstock.desktop`
+/// on Linux).
 fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--data-dir" {
+            return args.next().map(PathBuf::from).ok_or_else(|| "--data-dir needs a folder".into());
+        }
+    }
     if let Some(dir) = std::env::var_os("SMARTSTOCK_DATA_DIR") {
         return Ok(PathBuf::from(dir));
     }

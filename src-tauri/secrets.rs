@@ -41,15 +41,17 @@ impl std::fmt::Debug for KeyringCredentials {
     }
 }
 
-/// The account name of an entry: one per server and user.
-fn account(server_url: &str, username: &str) -> String {
-    format!("{username}@{}", server_url.trim_end_matches('/'))
+/// The account name of an entry: one per server and user (and per ledger, so two app instances
+/// with their own data folders on one machine do not rotate each other's token away).
+fn account(server_url: &str, username: &str, ledger: &str) -> String {
+    format!("{username}@{} ({ledger})", server_url.trim_end_matches('/'))
 }
 
 impl KeyringCredentials {
-    /// Opens the entry for `username` on `server_url` in the first secret store that works.
-    pub fn open(server_url: &str, username: &str) -> KeyringCredentials {
-        let account = account(server_url, username);
+    /// Opens the entry for `username` on `server_url` for the ledger `ledger` (its device id) in
+    /// the first secret store that works.
+    pub fn open(server_url: &str, username: &str, ledger: &str) -> KeyringCredentials {
+        let account = account(server_url, username, ledger);
         for (store, entry) in candidate_entries(&account) {
             if works(&entry) {
                 return KeyringCredentials { entry: Some(entry), memory: Mutex::new(None), store };

@@ -3,7 +3,7 @@
 //! refresh token is never here (the OS keyring holds it, see `secrets`).
 //!
 //! Fleet roll-out: a machine-wide file (`/etc/smartstock/desktop.json` on Linux, or the path in
-//! `SMARTSTOCK_CONFIG`) presets the server URL and a CA certificate to trust; the env variables
+//! `SMARTSTOCK_DESKTOP_CONFIG`) presets the server URL and a CA certificate to trust; the env variables
 //! `SMARTSTOCK_SERVER_URL` and `SMARTSTOCK_CA_CERT` override it.
 //!
 //! Must not: hold secrets or business rules.
@@ -73,7 +73,7 @@ pub struct FleetConfig {
 impl FleetConfig {
     /// Reads the fleet file (if any) and applies the env overrides.
     pub fn load() -> AppResult<FleetConfig> {
-        let path = std::env::var_os("SMARTSTOCK_CONFIG")
+        let path = std::env::var_os("SMARTSTOCK_DESKTOP_CONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/etc/smartstock/desktop.json"));
         let mut config = match std::fs::read_to_string(&path) {

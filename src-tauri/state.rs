@@ -46,6 +46,8 @@ pub struct App {
     secret_store: Mutex<SecretStore>,
     emit: Emit,
     notifier: Notifier,
+    /// Becomes true once `resume` has finished, so the first `app_status` shows the resumed session.
+    resumed: watch::Sender<bool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -71,6 +73,7 @@ impl App {
             secret_store: Mutex::new(SecretStore::Unavailable),
             emit,
             notifier,
+            resumed: watch::channel(false).0,
         }))
     }
 
@@ -135,6 +138,24 @@ impl App {
     /// Restarts the last session: offline-only, or the stored refresh token, or (demo and kiosk
     /// set-ups) a sign-in from `SMARTSTOCK_USERNAME` / `SMARTSTOCK_PASSWORD`.
     pub async fn resume(self: &Arc<Self>) -> AppResult<()> {
+        let result = self.resume_session().await;
+        self.resumed.send_replace(true);
+        result
+    }
+
+    /// Waits (at most `limit`) until the start-up resume has finished.
+    pub async fn wait_resumed(&self, limit: Duration) {
+        let mut resumed = self.resumed.subscribe();
+        let _ = tokio::time::timeout(limit, resumed.wait_for(|done| *done)).await;
+    }
+
+    async fn resume_session(self: &Arc<Self>) -> AppResult<()> {
+        // Which secret store this machine offers, so the sign-in screen can say so up front (off
+        // the async threads: a locked keyring may wait for the user to unlock it).
+        let probe = tauri::async_runtime::spawn_blocking(|| KeyringCredentials::open("availability-check", "probe", "-").store());
+        if let Ok(store) = probe.await {
+            *lock(&self.secret_store) = store;
+        }
         let settings = self.settings();
         if settings.offline_only {
             self.set_session(Some(local_session(&settings)));
@@ -151,7 +172,7 @@ impl App {
         else {
             return Ok(());
         };
-        let credentials = Arc::new(KeyringCredentials::open(&url, &user));
+        let credentials = open_credentials(&url, &user, &self.ledger_name()?).await?;
         *lock(&self.secret_store) = credentials.store();
         if credentials_empty(&credentials) {
             return Ok(());
@@ -170,7 +191,7 @@ impl App {
             return Err(AppError::new("validation", "enter your user name and password"));
         }
         self.stop_engine();
-        let credentials = Arc::new(KeyringCredentials::open(&url, username));
+        let credentials = open_credentials(&url, username, &self.ledger_name()?).await?;
         *lock(&self.secret_store) = credentials.store();
         let client = self.client(&url, credentials)?;
         let user = client.sign_in(username, password).await?;
@@ -242,6 +263,12 @@ impl App {
         let engine =
             self.engine().ok_or_else(|| AppError::new("offline", "resolving an alert needs the server; sign in"))?;
         Ok(engine.client().resolve_alert(alert).await?)
+    }
+
+    /// Names this data folder in the secret store: a random id made at its first run and kept
+    /// in the settings (the device id would change when a restored ledger registers anew).
+    fn ledger_name(&self) -> AppResult<String> {
+        Ok(self.settings().local_user_id.to_string())
     }
 
     /// The running engine.
@@ -359,6 +386,15 @@ impl App {
             (self.emit)("sync-status", value);
         }
     }
+}
+
+/// Opens the secret-store entry off the async threads (D-Bus calls; a locked keyring may wait
+/// for the user to unlock it).
+async fn open_credentials(url: &str, username: &str, ledger: &str) -> AppResult<Arc<KeyringCredentials>> {
+    let (url, username, ledger) = (url.to_string(), username.to_string(), ledger.to_string());
+    tauri::async_runtime::spawn_blocking(move || Arc::new(KeyringCredentials::open(&url, &username, &ledger)))
+        .await
+        .map_err(|e| AppError::new("app", e.to_string()))
 }
 
 fn credentials_empty(credentials: &KeyringCredentials) -> bool {

@@ -41,6 +41,9 @@ pub struct ServerClient {
     http: reqwest::Client,
     base: String,
     access: Mutex<Option<String>>,
+    /// One refresh at a time: the refresh token is single-use, so two tasks refreshing with it at
+    /// once would have the server refuse the second and end the session.
+    refreshing: tokio::sync::Mutex<()>,
     credentials: Arc<dyn CredentialStore>,
     clock_offset_ms: Mutex<Option<i64>>,
 }
@@ -103,6 +106,7 @@ impl ServerClient {
             http,
             base: base.trim_end_matches('/').to_string(),
             access: Mutex::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
             credentials,
             clock_offset_ms: Mutex::new(None),
         })
@@ -135,6 +139,22 @@ impl ServerClient {
     /// answer lost on the way back does not end the session: the next attempt tries the proposed
     /// token first, then the old one.
     pub async fn refresh(&self) -> Result<SignedIn> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        self.refresh_now().await
+    }
+
+    /// Gets a new access token unless another task already replaced `stale` (the token this one
+    /// saw refused, or none) while it waited for its turn.
+    async fn renew(&self, stale: Option<String>) -> Result<()> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let current = self.access();
+        if current.is_some() && current != stale {
+            return Ok(());
+        }
+        self.refresh_now().await.map(|_| ())
+    }
+
+    async fn refresh_now(&self) -> Result<SignedIn> {
         let stored = self
             .credentials
             .refresh_token()
@@ -215,11 +235,12 @@ impl ServerClient {
         body: Option<&B>,
     ) -> Result<T> {
         if self.access().is_none() {
-            self.refresh().await?;
+            self.renew(None).await?;
         }
-        match self.send(method.clone(), path, body, self.access().as_deref()).await {
+        let used = self.access();
+        match self.send(method.clone(), path, body, used.as_deref()).await {
             Err(SyncError::Server { status: 401, .. }) => {
-                self.refresh().await?;
+                self.renew(used).await?;
                 self.send(method, path, body, self.access().as_deref()).await
             }
             other => other,
@@ -231,15 +252,16 @@ impl ServerClient {
     pub async fn follow_events(&self, mut on_head: impl FnMut(i64)) -> Result<()> {
         use futures_util::StreamExt;
         if self.access().is_none() {
-            self.refresh().await?;
+            self.renew(None).await?;
         }
+        let used = self.access();
         let mut request = self.http.get(format!("{}/api/v1/events", self.base)).timeout(Duration::from_secs(24 * 3600));
-        if let Some(token) = self.access() {
+        if let Some(token) = &used {
             request = request.bearer_auth(token);
         }
         let response = request.send().await?;
         if response.status() == StatusCode::UNAUTHORIZED {
-            self.refresh().await?;
+            self.renew(used).await?;
             return Err(SyncError::Unauthorized("the event stream needs a fresh token; reconnecting".into()));
         }
         if !response.status().is_success() {

@@ -245,3 +245,35 @@ async fn a_push_on_one_desktop_reaches_the_other_through_the_event_stream() {
     listen.await.unwrap();
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_desktop_refreshes_once_however_many_tasks_need_a_token() {
+    // A restarted desktop has a refresh token (from the keyring) and no access token; its sync
+    // loop and its event stream both need one at once. The refresh token is single-use: two
+    // refreshes with it would have the server refuse the second and end the session.
+    let world = server_world("R-1", &["rita"]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let _server = serve(world.storage.clone(), listener);
+    let credentials = Arc::new(MemoryCredentials::default());
+    let first = ServerClient::new(&base, credentials.clone()).unwrap();
+    first.sign_in("rita", PASSWORD).await.unwrap();
+    drop(first);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("ledger.db")).unwrap());
+    let restarted = ServerClient::new(&base, credentials.clone()).unwrap();
+    let engine = Arc::new(SyncEngine::new(store, restarted, "restarted"));
+    let passes: Vec<_> = (0..4)
+        .map(|_| {
+            let engine = engine.clone();
+            tokio::spawn(async move { engine.sync_once().await })
+        })
+        .collect();
+    for pass in passes {
+        pass.await.unwrap().unwrap();
+    }
+    use smartstock_sync::CredentialStore;
+    assert!(credentials.refresh_token().is_some(), "the session survived");
+    engine.client().refresh().await.unwrap();
+}

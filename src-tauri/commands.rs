@@ -11,7 +11,7 @@ use crate::ipc::{
 };
 use crate::notifier::describe;
 use crate::state::App;
-use smartstock_core::{AlertId, CatalogChange, LocationId, MovementIntent, Permission, ProductId};
+use smartstock_core::{AlertId, CatalogChange, LocationId, MovementId, MovementIntent, Permission, ProductId};
 use smartstock_store::import::{ImportOptions, ImportReport};
 use smartstock_store::outbox::RejectedMovement;
 use smartstock_store::queries::{HistoryRow, InTransit, LedgerQuery, ReorderRow, StockQuery};
@@ -164,10 +164,33 @@ pub async fn resolve_alert(app: AppState<'_>, alert_id: AlertId) -> AppResult<()
     Ok(app.store().resolve_alert(actor, alert_id)?)
 }
 
-/// Movements the server refused, with its reasons.
+/// Movements the server refused that the user has not voided or corrected yet, with the reasons.
 #[tauri::command]
 pub async fn rejected_movements(app: AppState<'_>) -> AppResult<Vec<RejectedMovement>> {
-    Ok(app.store().rejected_movements()?)
+    Ok(app.store().open_rejections()?)
+}
+
+/// Closes a refused movement for good: it stays out of every level (audited).
+#[tauri::command]
+pub async fn void_rejected(app: AppState<'_>, movement_id: MovementId) -> AppResult<()> {
+    let actor = app.require(Permission::RecordMovements, "closing a refused movement")?;
+    app.store().void_rejected(actor, movement_id)?;
+    app.publish_status(None);
+    Ok(())
+}
+
+/// Records what really happened instead of a refused movement, at the refused one's time.
+#[tauri::command]
+pub async fn correct_rejected(
+    app: AppState<'_>,
+    movement_id: MovementId,
+    intent: MovementIntent,
+) -> AppResult<RecordedView> {
+    let actor = app.require(Permission::to_record(&intent), "recording this movement")?;
+    let store = app.store().clone();
+    let recorded = blocking(move || Ok(store.correct_rejected(actor, movement_id, &intent)?)).await?;
+    app.kick();
+    Ok(RecordedView { movements: recorded.movements })
 }
 
 /// The catalog audit, newest first.

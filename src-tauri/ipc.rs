@@ -6,7 +6,7 @@
 
 use crate::secrets::SecretStore;
 use serde::{Deserialize, Serialize};
-use smartstock_core::{Alert, DeviceId, Location, Permission, Product, Role, Timestamp, UserId};
+use smartstock_core::{Alert, DeviceId, Location, Permission, Product, Role, UserId};
 use smartstock_store::queries::StockRow;
 use ts_rs::TS;
 
@@ -153,13 +153,4 @@ pub struct Preferences {
     pub notify_low_stock: bool,
     /// This desktop's name on the server.
     pub device_name: String,
-}
-
-/// An event name and its time, for the `alert-raised` event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
-pub struct AlertRaised {
-    /// The alert.
-    pub alert: AlertView,
-    /// When this desktop learned of it.
-    pub at: Timestamp,
 }

@@ -95,6 +95,8 @@ pub fn run() {
             commands::alerts,
             commands::resolve_alert,
             commands::rejected_movements,
+            commands::void_rejected,
+            commands::correct_rejected,
             commands::catalog_audit,
             commands::export_csv,
             commands::import_csv,

@@ -152,7 +152,9 @@ impl App {
     async fn resume_session(self: &Arc<Self>) -> AppResult<()> {
         // Which secret store this machine offers, so the sign-in screen can say so up front (off
         // the async threads: a locked keyring may wait for the user to unlock it).
-        let probe = tauri::async_runtime::spawn_blocking(|| KeyringCredentials::open("availability-check", "probe", "-").store());
+        let probe = tauri::async_runtime::spawn_blocking(|| {
+            KeyringCredentials::open("availability-check", "probe", "-").store()
+        });
         if let Ok(store) = probe.await {
             *lock(&self.secret_store) = store;
         }
@@ -346,7 +348,7 @@ impl App {
 
     fn view_of(&self, status: Option<&SyncStatus>) -> SyncView {
         let pending = self.store.pending_count().unwrap_or(0);
-        let rejected = self.store.rejected_movements().map(|r| r.len() as u64).unwrap_or(0);
+        let rejected = self.store.open_rejections().map(|r| r.len() as u64).unwrap_or(0);
         let cursor = self.store.pull_cursor().unwrap_or(0);
         let Some(status) = status else {
             let offline_only = self.session().is_some_and(|s| s.offline_only);

@@ -8,7 +8,7 @@
 
 use smartstock_app::error::AppError;
 use smartstock_app::ipc::{
-    AlertRaised, AlertView, AppStatus, Catalog, CountPreview, CsvKind, ImportProgressEvent, Preferences, ProductDetail,
+    AlertView, AppStatus, Catalog, CountPreview, CsvKind, ImportProgressEvent, Preferences, ProductDetail,
     RecordedView, SessionInfo, StockPage, SyncView,
 };
 use smartstock_core::{CatalogChange, Location, MovementIntent, Product};
@@ -33,7 +33,6 @@ fn export_all(dir: &Path) {
         ProductDetail,
         CountPreview,
         AlertView,
-        AlertRaised,
         Catalog,
         CsvKind,
         ImportProgressEvent,

@@ -13,11 +13,11 @@ export CARGO_TARGET_DIR
 BUILD_PACKAGES := build-essential pkg-config ca-certificates curl libssl-dev libwebkit2gtk-4.1-dev \
 	libayatana-appindicator3-dev librsvg2-dev libxdo-dev libsecret-1-dev libdbus-1-dev
 RUN_PACKAGES := xvfb xauth dbus-x11 gnome-keyring keyutils libnotify-bin imagemagick
-TEST_PACKAGES := postgresql webkit2gtk-driver python3-dbusmock $(RUN_PACKAGES)
+TEST_PACKAGES := postgresql webkit2gtk-driver python3-dbusmock libsecret-tools $(RUN_PACKAGES)
 
 TAURI := ui/node_modules/.bin/tauri
 
-.PHONY: all deps test-deps ui-deps ui app run test lint test-ui test-rust bindings \
+.PHONY: all deps test-deps ui-deps ui app run test lint test-ui test-rust test-e2e e2e-deps bindings \
 	bench-store bench-server bench-sync soak clean
 
 all: test
@@ -51,7 +51,7 @@ run: deps app
 ## make test: every check and test: formatting, clippy, the UI's type check, lint and component
 ## tests, every Rust test (the server against SQLite and PostgreSQL, the whole-system tests), and
 ## the desktop app end to end.
-test: deps test-deps lint test-ui test-rust
+test: deps test-deps lint test-ui test-rust test-e2e
 
 test-deps:
 	@scripts/ensure-packages.sh $(TEST_PACKAGES)
@@ -65,6 +65,19 @@ test-ui: ui-deps
 
 test-rust: ui
 	scripts/with-postgres.sh cargo test --workspace --locked
+
+## test-e2e: the desktop app end to end (tests/e2e): the Tauri CLI build under Xvfb, driven by
+## tauri-driver + WebKitWebDriver against a real smartstock-server; screenshots of the main screens.
+test-e2e: deps test-deps app e2e-deps
+	cargo build --locked -p smartstock-server
+	tests/e2e/run.sh
+
+e2e-deps: tests/e2e/node_modules/.package-lock.json
+	@command -v tauri-driver >/dev/null || [ -x "$(HOME)/.cargo/bin/tauri-driver" ] || \
+		cargo install tauri-driver --locked --version 2.1.0
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 ## bindings: regenerate the UI's TypeScript types from the Rust types (commit the result).
 bindings:

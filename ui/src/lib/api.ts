@@ -19,6 +19,7 @@ import type { ImportReport } from './bindings/ImportReport';
 import type { InTransit } from './bindings/InTransit';
 import type { LedgerQuery } from './bindings/LedgerQuery';
 import type { LocationId } from './bindings/LocationId';
+import type { MovementId } from './bindings/MovementId';
 import type { MovementIntent } from './bindings/MovementIntent';
 import type { Preferences } from './bindings/Preferences';
 import type { Product } from './bindings/Product';
@@ -72,6 +73,7 @@ export const api = {
   alerts: () => call<AlertView[]>('alerts'),
   resolveAlert: (alertId: AlertId) => call<null>('resolve_alert', { alertId }),
   rejectedMovements: () => call<RejectedMovement[]>('rejected_movements'),
+  voidRejected: (movementId: MovementId) => call<null>('void_rejected', { movementId }),
   catalogAudit: (entityId: string | null, limit: number, offset: number) =>
     call<CatalogChange[]>('catalog_audit', { entityId, limit, offset }),
   exportCsv: (kind: CsvKind, path: string) => call<number>('export_csv', { kind, path }),

@@ -30,13 +30,18 @@ function alert(id: string, kind: AlertView['alert']['kind'], quantity: number): 
 
 function start(role: Role, refuse = false) {
   let open = [alert('a-neg', 'negative_stock', -1), alert('a-low', 'low_stock', 2)];
+  let refused = [
+    { movement: movement({ id: 'mov-r', kind: 'issue', delta: -3 }), code: 'unknown_location', message: 'the location was archived' },
+  ];
   const api = backend({
     app_status: () => status(session(role)),
     catalog: () => ({ locations: [WH1] }),
     alerts: () => open,
-    rejected_movements: () => [
-      { movement: movement({ id: 'mov-r', kind: 'issue', delta: -3 }), code: 'unknown_location', message: 'the location was archived' },
-    ],
+    rejected_movements: () => refused,
+    void_rejected: (a) => {
+      refused = refused.filter((r) => r.movement.id !== a.movementId);
+      return null;
+    },
     resolve_alert: (a) => {
       if (refuse) fail('offline', 'resolving an alert needs the server; sign in');
       open = open.filter((x) => x.alert.id !== a.alertId);
@@ -72,6 +77,25 @@ describe('alerts and conflicts inbox', () => {
     await user.click((await screen.findAllByTestId('resolve-alert'))[0]!);
     expect((await screen.findByTestId('form-error')).textContent).toContain('needs the server');
     expect(screen.getAllByTestId('alert-item')).toHaveLength(2);
+  });
+
+  test('a refused movement is closed for good from the inbox', async () => {
+    const user = userEvent.setup();
+    const api = start('clerk');
+    render(App);
+    await user.click(await screen.findByTestId('nav-alerts'));
+    await user.click(await screen.findByTestId('close-rejected'));
+    await waitFor(() => expect(screen.queryByTestId('rejected-item')).toBeNull());
+    expect(api.of('void_rejected')[0]?.args).toEqual({ movementId: 'mov-r' });
+  });
+
+  test('a viewer cannot close a refused movement', async () => {
+    const user = userEvent.setup();
+    start('viewer');
+    render(App);
+    await user.click(await screen.findByTestId('nav-alerts'));
+    expect(await screen.findAllByTestId('rejected-item')).toHaveLength(1);
+    expect(screen.queryByTestId('close-rejected')).toBeNull();
   });
 
   test('a clerk sees alerts but cannot resolve them', async () => {

@@ -113,14 +113,32 @@ impl Store {
             return Ok(PullApplied { cursor: self.pull_cursor()?, ..PullApplied::default() });
         };
         let mut conn = self.write();
-        // Pulled rows are a copy of the server's: their transaction need not wait for the disk.
-        // A power cut can only lose the newest pages together with the cursor that covers them
-        // (WAL keeps a consistent prefix), and the next pull fetches them again. The next local
-        // record syncs them with itself.
+        let relaxed = Relaxed::new(&mut conn)?;
+        apply_pages(relaxed.0, pages, last.next_after)
+    }
+}
+
+/// The writer connection with `synchronous=NORMAL` for one pull transaction, back to `FULL`
+/// when dropped (whatever happened, a panic included: local records must stay durable).
+///
+/// Pulled rows are a copy of the server's: their transaction need not wait for the disk. A
+/// power cut can only lose the newest pages together with the cursor that covers them (WAL
+/// keeps a consistent prefix), and the next pull fetches them again; the next local record's
+/// sync covers them too.
+struct Relaxed<'c>(&'c mut Connection);
+
+impl<'c> Relaxed<'c> {
+    fn new(conn: &'c mut Connection) -> Result<Relaxed<'c>> {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let applied = apply_pages(&mut conn, pages, last.next_after);
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        applied
+        Ok(Relaxed(conn))
+    }
+}
+
+impl Drop for Relaxed<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.pragma_update(None, "synchronous", "FULL") {
+            tracing::error!(error = %e, "could not restore synchronous=FULL after a pull");
+        }
     }
 }
 

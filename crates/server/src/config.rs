@@ -114,6 +114,8 @@ pub struct ServeSettings {
     pub api_per_minute: Option<i64>,
     /// Browser origins allowed to call the API (CORS); none means CORS stays closed.
     pub cors_origins: Option<Vec<String>>,
+    /// Folder of desktop releases served as the update feed.
+    pub updates_dir: Option<PathBuf>,
 }
 
 impl ServeSettings {
@@ -130,6 +132,7 @@ impl ServeSettings {
         "login_per_minute",
         "api_per_minute",
         "cors_origins",
+        "updates_dir",
     ];
 
     /// Reads a config file. Relative paths in it (`tls_cert`, `tls_key`, a SQLite `database`)
@@ -162,6 +165,7 @@ impl ServeSettings {
         let folder = file.parent().unwrap_or(Path::new(""));
         let anchor = |path: PathBuf| if path.is_relative() { folder.join(path) } else { path };
         settings.tls_cert = settings.tls_cert.map(anchor);
+        settings.updates_dir = settings.updates_dir.map(anchor);
         settings.tls_key = settings.tls_key.map(anchor);
         settings.database = settings.database.map(|text| match DatabaseTarget::parse(&text) {
             DatabaseTarget::Sqlite(path) if path.is_relative() => anchor(path).display().to_string(),
@@ -184,6 +188,7 @@ impl ServeSettings {
             login_per_minute: self.login_per_minute.or(lower.login_per_minute),
             api_per_minute: self.api_per_minute.or(lower.api_per_minute),
             cors_origins: self.cors_origins.or(lower.cors_origins),
+            updates_dir: self.updates_dir.or(lower.updates_dir),
         }
     }
 
@@ -234,6 +239,8 @@ impl ServeSettings {
             login_attempts_per_minute: login,
             api_requests_per_minute: api_per_minute,
             cors_origins,
+            updates_dir: self.updates_dir,
+            serves_tls: !matches!(tls, TlsMode::InsecureHttp),
             ..crate::api::ApiSettings::default()
         };
         let allow_negative_stock = self.allow_negative_stock.unwrap_or(false);

@@ -19,3 +19,4 @@ pub mod import;
 pub mod metrics;
 pub mod storage;
 pub mod tls;
+pub mod updates;

@@ -70,6 +70,10 @@ enum Command {
         /// environment variable takes a comma-separated list). None: CORS stays closed.
         #[arg(long = "cors-origin", env = "SMARTSTOCK_CORS_ORIGINS", value_delimiter = ',')]
         cors_origins: Vec<String>,
+        /// Folder of desktop releases to serve as the app's update feed (one sub-folder per
+        /// version with the signed artifacts `make dist` builds).
+        #[arg(long, env = "SMARTSTOCK_UPDATES_DIR")]
+        updates_dir: Option<PathBuf>,
     },
     /// Imports a CSV file into the server with the desktop app's columns and rules: every bad row
     /// is listed with its line and column, and nothing is written unless all rows are good (or
@@ -196,6 +200,7 @@ fn main() -> Result<()> {
             login_per_minute,
             api_per_minute,
             cors_origins,
+            updates_dir,
         } => {
             let serve_matches = matches.subcommand_matches("serve");
             let given = |id: &str| serve_matches.is_some_and(|m| explicit(m, id));
@@ -211,6 +216,7 @@ fn main() -> Result<()> {
                 login_per_minute,
                 api_per_minute,
                 cors_origins: (!cors_origins.is_empty()).then_some(cors_origins),
+                updates_dir,
             };
             let file = match &config {
                 Some(path) => ServeSettings::load(path)?,

@@ -38,11 +38,21 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/users"),
     ("POST", "/api/v1/users/{name}/password"),
     ("POST", "/api/v1/users/{name}/disable"),
+    ("GET", "/api/v1/updates/{target}/{arch}/{current_version}"),
+    ("GET", "/api/v1/updates/files/{version}/{file}"),
 ];
 
 /// Routes anyone may call; every other one needs `Authorization: Bearer`.
-const PUBLIC: &[&str] =
-    &["/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/api/v1/auth/login", "/api/v1/auth/refresh"];
+const PUBLIC: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/v1/openapi.json",
+    "/api/v1/auth/login",
+    "/api/v1/auth/refresh",
+    "/api/v1/updates/{target}/{arch}/{current_version}",
+    "/api/v1/updates/files/{version}/{file}",
+];
 
 const HTTP_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 

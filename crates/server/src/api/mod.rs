@@ -21,6 +21,7 @@ pub mod error;
 mod extract;
 mod openapi;
 mod sync;
+mod updates;
 mod users;
 
 use crate::events::Events;
@@ -52,6 +53,10 @@ pub struct ApiSettings {
     pub api_requests_per_minute: i64,
     /// Browser origins allowed to call the API (`https://host[:port]`); empty keeps CORS closed.
     pub cors_origins: Vec<String>,
+    /// The folder of desktop releases the update feed serves (`None`: no feed).
+    pub updates_dir: Option<std::path::PathBuf>,
+    /// The server answers over TLS (download addresses in the feed say `https`).
+    pub serves_tls: bool,
 }
 
 impl Default for ApiSettings {
@@ -63,6 +68,8 @@ impl Default for ApiSettings {
             login_attempts_per_minute: 10,
             api_requests_per_minute: DEFAULT_API_PER_MINUTE,
             cors_origins: Vec::new(),
+            updates_dir: None,
+            serves_tls: true,
         }
     }
 }
@@ -132,6 +139,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/users", post(users::create))
         .route("/api/v1/users/{name}/password", post(users::reset_password))
         .route("/api/v1/users/{name}/disable", post(users::disable))
+        .route("/api/v1/updates/{target}/{arch}/{current_version}", get(updates::feed))
+        .route("/api/v1/updates/files/{version}/{file}", get(updates::file))
         .fallback(|| async { ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(crate::cors::layer(&state.settings.cors_origins))

@@ -12,7 +12,7 @@
 //! `StockLevel` (the test compares them with what those types serialize to).
 
 use super::error::ApiError;
-use super::{auth, catalog, sync, users};
+use super::{auth, catalog, sync, updates, users};
 use crate::storage::{Role, StockLevel};
 use axum::Json;
 use smartstock_core::{LocationId, ProductId};
@@ -57,6 +57,8 @@ const BEARER: &str = "bearer";
         users::create,
         users::reset_password,
         users::disable,
+        updates::feed,
+        updates::file,
     ),
     components(schemas(
         ApiError,

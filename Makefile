@@ -18,7 +18,7 @@ TEST_PACKAGES := postgresql webkit2gtk-driver python3-dbusmock libsecret-tools $
 TAURI := ui/node_modules/.bin/tauri
 
 .PHONY: all deps test-deps ui-deps ui app run test lint test-ui test-rust test-e2e e2e-deps bindings \
-	bench-store bench-server bench-sync soak clean
+	dist bench-store bench-server bench-sync soak clean
 
 all: test
 
@@ -78,6 +78,18 @@ e2e-deps: tests/e2e/node_modules/.package-lock.json
 tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+## make dist: the signed .deb and its updater artifacts in $CARGO_TARGET_DIR/<profile>/bundle/deb/
+## (release; DIST_PROFILE=debug for a quick one). Needs TAURI_SIGNING_PRIVATE_KEY (+ _PASSWORD)
+## and SMARTSTOCK_UPDATER_PUBKEY (the matching public key, built into the app): `tauri signer
+## generate` makes a pair. Copy the .deb and its .sig into a release folder of the server's
+## --updates-dir (one sub-folder per version).
+DIST_PROFILE ?= release
+dist: deps ui
+	@[ -n "$$TAURI_SIGNING_PRIVATE_KEY" ] || { echo "error: set TAURI_SIGNING_PRIVATE_KEY (tauri signer generate)" >&2; exit 1; }
+	@[ -n "$$SMARTSTOCK_UPDATER_PUBKEY" ] || { echo "error: set SMARTSTOCK_UPDATER_PUBKEY to the matching public key" >&2; exit 1; }
+	$(TAURI) build --ci --bundles deb $(if $(filter debug,$(DIST_PROFILE)),--debug) --config \
+		'{"bundle":{"active":true,"createUpdaterArtifacts":true},"plugins":{"updater":{"pubkey":"'"$$SMARTSTOCK_UPDATER_PUBKEY"'"}}}'
 
 ## bindings: regenerate the UI's TypeScript types from the Rust types (commit the result).
 bindings:

@@ -15,6 +15,7 @@ pub mod notifier;
 pub mod secrets;
 pub mod settings;
 pub mod state;
+pub mod updater;
 
 use state::{App, Emit};
 use std::path::PathBuf;
@@ -102,6 +103,8 @@ pub fn run() {
             commands::import_csv,
             commands::preferences,
             commands::set_preferences,
+            updater::check_for_update,
+            updater::install_update,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -282,14 +282,20 @@ impl App {
         *lock(&self.session) = session;
     }
 
+    /// The PEM of the extra certificate to trust (fleet file or `SMARTSTOCK_CA_CERT`), checked.
+    pub fn ca_certificate(&self) -> AppResult<Option<Vec<u8>>> {
+        let Some(path) = &self.fleet.ca_cert else { return Ok(None) };
+        let pem = std::fs::read(path)
+            .map_err(|e| AppError::new("config", format!("cannot read the CA certificate {}: {e}", path.display())))?;
+        reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| AppError::new("config", format!("{} is not a PEM certificate: {e}", path.display())))?;
+        Ok(Some(pem))
+    }
+
     fn client(&self, url: &str, credentials: Arc<KeyringCredentials>) -> AppResult<ServerClient> {
         let mut builder = reqwest::Client::builder();
-        if let Some(path) = &self.fleet.ca_cert {
-            let pem = std::fs::read(path).map_err(|e| {
-                AppError::new("config", format!("cannot read the CA certificate {}: {e}", path.display()))
-            })?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| AppError::new("config", format!("{} is not a PEM certificate: {e}", path.display())))?;
+        if let Some(pem) = self.ca_certificate()? {
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| AppError::new("config", e.to_string()))?;
             builder = builder.add_root_certificate(cert);
         }
         Ok(ServerClient::with_http(url, credentials, builder)?)

@@ -11,6 +11,7 @@ use smartstock_app::ipc::{
     AlertView, AppStatus, Catalog, CountPreview, CsvKind, ImportProgressEvent, Preferences, ProductDetail,
     RecordedView, SessionInfo, StockPage, SyncView,
 };
+use smartstock_app::updater::{UpdateInfo, UpdateProgress};
 use smartstock_core::{CatalogChange, Location, MovementIntent, Product};
 use smartstock_store::import::ImportReport;
 use smartstock_store::outbox::RejectedMovement;
@@ -48,6 +49,8 @@ fn export_all(dir: &Path) {
         CatalogChange,
         Product,
         Location,
+        UpdateInfo,
+        UpdateProgress,
     );
 }
 

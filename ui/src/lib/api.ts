@@ -20,6 +20,8 @@ import type { InTransit } from './bindings/InTransit';
 import type { LedgerQuery } from './bindings/LedgerQuery';
 import type { LocationId } from './bindings/LocationId';
 import type { MovementId } from './bindings/MovementId';
+import type { UpdateInfo } from './bindings/UpdateInfo';
+import type { UpdateProgress } from './bindings/UpdateProgress';
 import type { MovementIntent } from './bindings/MovementIntent';
 import type { Preferences } from './bindings/Preferences';
 import type { Product } from './bindings/Product';
@@ -73,6 +75,8 @@ export const api = {
   alerts: () => call<AlertView[]>('alerts'),
   resolveAlert: (alertId: AlertId) => call<null>('resolve_alert', { alertId }),
   rejectedMovements: () => call<RejectedMovement[]>('rejected_movements'),
+  checkForUpdate: () => call<UpdateInfo | null>('check_for_update'),
+  installUpdate: () => call<null>('install_update'),
   voidRejected: (movementId: MovementId) => call<null>('void_rejected', { movementId }),
   catalogAudit: (entityId: string | null, limit: number, offset: number) =>
     call<CatalogChange[]>('catalog_audit', { entityId, limit, offset }),
@@ -96,6 +100,11 @@ export function onImportProgress(handler: (progress: ImportProgressEvent) => voi
 /** Listens to clicks on an alert's OS notification. */
 export function onOpenAlert(handler: (alertId: AlertId) => void): Promise<UnlistenFn> {
   return listen<AlertId>('open-alert', (e) => handler(e.payload));
+}
+
+/** `update-progress`: bytes of the update downloaded so far. */
+export function onUpdateProgress(handler: (progress: UpdateProgress) => void): Promise<UnlistenFn> {
+  return listen<UpdateProgress>('update-progress', (e) => handler(e.payload));
 }
 
 /** Runs `subscribe` now and returns a cleanup that also works before the listener is ready. */

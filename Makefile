@@ -117,5 +117,15 @@ bench-store: deps
 	mkdir -p bench-out
 	BENCH_DIR=$(CURDIR)/bench-out cargo bench -p smartstock-store --bench store --locked
 
+## make bench-app: the release desktop app (Tauri CLI build) on a local store of 100k products ×
+## 5 locations, under Xvfb through tauri-driver + WebKitWebDriver: filter per keystroke (p50/p99,
+## vs a raw rusqlite query of the same filter on the same file), start to rows, RSS, binary size.
+.PHONY: bench-app
+bench-app: deps test-deps ui e2e-deps
+	$(TAURI) build --no-bundle --ci
+	cargo build --release --locked -p smartstock-store --example seed-bench-store
+	mkdir -p bench-out
+	BENCH_DIR=$(CURDIR)/bench-out tests/bench-app/run.sh
+
 clean:
 	cargo clean

@@ -186,11 +186,18 @@ fn like_escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// Searches shorter than this (in characters) test every product; longer ones start from the
+/// indexes: the SKU prefix (`products_sku_nocase`), the barcode, and the trigram index of names
+/// (`product_names`, which cannot look up fewer than 3 characters).
+const INDEXED_SEARCH_CHARS: usize = 3;
+
 /// The bound forms of the stock table's search text.
 struct StockSearch {
     text: Option<String>,
     prefix: Option<String>,
     contains: Option<String>,
+    /// The text as one FTS5 phrase (a substring query on the trigram index).
+    phrase: Option<String>,
 }
 
 impl StockSearch {
@@ -201,13 +208,54 @@ impl StockSearch {
             text: text.map(str::to_owned),
             prefix: escaped.as_ref().map(|e| format!("{e}%")),
             contains: escaped.as_ref().map(|e| format!("%{e}%")),
+            phrase: text.map(|t| format!("\"{}\"", t.replace('"', "\"\""))),
+        }
+    }
+
+    /// The products the search matches: SKU prefix, barcode exactly, or name containing the
+    /// text (ASCII case-insensitive). Long enough texts gather candidates from the indexes and
+    /// re-check them with the same LIKEs (the trigram index folds more than ASCII case).
+    fn predicate(&self) -> &'static str {
+        match &self.text {
+            None => "1",
+            Some(t) if t.chars().count() < INDEXED_SEARCH_CHARS => {
+                "(p.sku LIKE :prefix ESCAPE '\\' OR p.barcode = :search OR p.name LIKE :contains ESCAPE '\\')"
+            }
+            Some(_) => {
+                "p.rowid IN (SELECT rowid FROM products WHERE sku LIKE :prefix ESCAPE '\\' \
+                 UNION SELECT rowid FROM products WHERE barcode = :search \
+                 UNION SELECT rowid FROM product_names WHERE product_names MATCH :phrase) \
+                 AND (p.sku LIKE :prefix ESCAPE '\\' OR p.barcode = :search OR p.name LIKE :contains ESCAPE '\\')"
+            }
         }
     }
 }
 
-/// The stock table's rows for `query`, unordered and unpaged. Parameters: `:archived`,
-/// `:location`, `:search`, `:prefix`, `:contains`.
-fn stock_select(query: &StockQuery) -> String {
+/// Binds the named parameters a statement uses (the SQL varies with the query's shape).
+fn bind_present(stmt: &mut rusqlite::Statement<'_>, params: &[(&str, &dyn rusqlite::ToSql)]) -> rusqlite::Result<()> {
+    for (name, value) in params {
+        if let Some(index) = stmt.parameter_index(name)? {
+            stmt.raw_bind_parameter(index, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the query shows products that never moved (once, with no location).
+fn shows_unstocked(query: &StockQuery) -> bool {
+    query.filter == StockFilter::All && query.location_id.is_none()
+}
+
+/// The stock table's rows for `query`, unordered and unpaged, walked product by product (so that
+/// a page in SKU or name order stops after its rows). Products never moved anywhere appear once,
+/// with no location, in the unfiltered view (the LEFT JOIN). Parameters: `:archived`,
+/// `:location`, `:search`, `:prefix`, `:contains`, `:phrase` (only those the SQL uses are bound).
+fn stock_select(query: &StockQuery, search: &StockSearch) -> String {
+    stock_select_from(query, search, "products p")
+}
+
+/// `stock_select` over `products` (the table, or a subquery of the page's products named `p`).
+fn stock_select_from(query: &StockQuery, search: &StockSearch, products: &str) -> String {
     let filter = match query.filter {
         StockFilter::All => "1",
         StockFilter::Low => "p.reorder_point > 0 AND l.on_hand <= p.reorder_point",
@@ -218,24 +266,14 @@ fn stock_select(query: &StockQuery) -> String {
         }
     }
     .replace("{LIVE}", LIVE_TRANSFER_OUT);
-    let search = "(:search IS NULL OR p.sku LIKE :prefix ESCAPE '\\' OR p.barcode = :search \
-                  OR p.name LIKE :contains ESCAPE '\\')";
-    // Products never moved anywhere appear once, with no location, in the unfiltered view.
-    let unstocked = if query.filter == StockFilter::All && query.location_id.is_none() {
-        format!(
-            "UNION ALL SELECT p.id, p.sku, p.name, p.barcode, p.unit, p.unit_scale, NULL, NULL, 0, p.reorder_point \
-             FROM products p WHERE (:archived OR p.archived = 0) AND {search} \
-             AND NOT EXISTS (SELECT 1 FROM levels x WHERE x.product_id = p.id)"
-        )
-    } else {
-        String::new()
-    };
+    let join = if shows_unstocked(query) { "LEFT JOIN" } else { "JOIN" };
+    let location = if query.location_id.is_some() { "l.location_id = :location" } else { "1" };
     format!(
         "SELECT p.id, p.sku, p.name, p.barcode, p.unit, p.unit_scale, l.location_id, loc.code AS location_code, \
-         l.on_hand, p.reorder_point FROM levels l JOIN products p ON p.id = l.product_id \
-         JOIN locations loc ON loc.id = l.location_id \
-         WHERE (:archived OR p.archived = 0) AND (:location IS NULL OR l.location_id = :location) \
-         AND {search} AND {filter} {unstocked}"
+         COALESCE(l.on_hand, 0) AS on_hand, p.reorder_point FROM {products} \
+         {join} levels l ON l.product_id = p.id {join} locations loc ON loc.id = l.location_id \
+         WHERE (:archived OR p.archived = 0) AND {location} AND {} AND {filter}",
+        search.predicate()
     )
 }
 
@@ -258,53 +296,87 @@ impl Store {
     /// One page of the stock table.
     pub fn stock(&self, query: &StockQuery) -> Result<Vec<StockRow>> {
         let order = match query.sort {
-            StockSort::Sku => "sku",
-            StockSort::Name => "name COLLATE NOCASE",
+            StockSort::Sku => "p.sku",
+            StockSort::Name => "p.name COLLATE NOCASE",
             StockSort::Location => "location_code",
             StockSort::OnHand => "on_hand",
         };
         let direction = if query.descending { "DESC" } else { "ASC" };
-        let sql = format!(
-            "SELECT * FROM ({}) ORDER BY {order} {direction}, sku, location_code LIMIT :limit OFFSET :offset",
-            stock_select(query)
-        );
         let search = StockSearch::of(query);
+        // In the unfiltered view every product is at least one row, so the rows of a page in SKU
+        // or name order belong to the first `offset + limit` products in that order: those are
+        // picked (and sorted) first, and only their levels are read. A search matching thousands
+        // of products then sorts products, not all their levels.
+        let select = match query.sort {
+            StockSort::Sku | StockSort::Name if shows_unstocked(query) => {
+                let products = format!(
+                    "(SELECT p.* FROM products p WHERE (:archived OR p.archived = 0) AND {} \
+                     ORDER BY {order} {direction}, p.sku LIMIT :limit + :offset) p",
+                    search.predicate()
+                );
+                let outer = StockSearch { text: None, prefix: None, contains: None, phrase: None };
+                stock_select_from(query, &outer, &products)
+            }
+            _ => stock_select(query, &search),
+        };
+        let sql = format!("{select} ORDER BY {order} {direction}, p.sku, location_code LIMIT :limit OFFSET :offset");
         let conn = self.read();
         let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(
-                named_params! {
-                    ":archived": query.include_archived,
-                    ":location": query.location_id.map(|l| l.0),
-                    ":search": search.text,
-                    ":prefix": search.prefix,
-                    ":contains": search.contains,
-                    ":limit": query.limit,
-                    ":offset": query.offset,
-                },
-                stock_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        bind_present(
+            &mut stmt,
+            &[
+                (":archived", &query.include_archived),
+                (":location", &query.location_id.map(|l| l.0)),
+                (":search", &search.text),
+                (":prefix", &search.prefix),
+                (":contains", &search.contains),
+                (":phrase", &search.phrase),
+                (":limit", &query.limit),
+                (":offset", &query.offset),
+            ],
+        )?;
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(stock_row(row)?);
+        }
+        Ok(out)
     }
 
     /// How many rows the stock table has for `query` (its `limit`, `offset` and sort ignored),
-    /// so the UI can size a virtualized table.
+    /// so the UI can size a virtualized table. In the unfiltered view this sums each matching
+    /// product's number of levels (`product_pairs`, at least 1: a product never moved is one
+    /// row) instead of joining every level.
     pub fn stock_count(&self, query: &StockQuery) -> Result<u64> {
-        let sql = format!("SELECT COUNT(*) FROM ({})", stock_select(query));
         let search = StockSearch::of(query);
+        let sql = if shows_unstocked(query) {
+            format!(
+                "SELECT COALESCE(SUM(MAX(COALESCE(c.pairs, 0), 1)), 0) FROM products p \
+                 LEFT JOIN product_pairs c ON c.product_rowid = p.rowid \
+                 WHERE (:archived OR p.archived = 0) AND {}",
+                search.predicate()
+            )
+        } else {
+            format!("SELECT COUNT(*) FROM ({})", stock_select(query, &search))
+        };
         let conn = self.read();
         let mut stmt = conn.prepare_cached(&sql)?;
-        let count = stmt.query_row(
-            named_params! {
-                ":archived": query.include_archived,
-                ":location": query.location_id.map(|l| l.0),
-                ":search": search.text,
-                ":prefix": search.prefix,
-                ":contains": search.contains,
-            },
-            |row| row.get::<_, i64>(0),
+        bind_present(
+            &mut stmt,
+            &[
+                (":archived", &query.include_archived),
+                (":location", &query.location_id.map(|l| l.0)),
+                (":search", &search.text),
+                (":prefix", &search.prefix),
+                (":contains", &search.contains),
+                (":phrase", &search.phrase),
+            ],
         )?;
+        let mut rows = stmt.raw_query();
+        let count: i64 = match rows.next()? {
+            Some(row) => row.get(0)?,
+            None => 0,
+        };
         Ok(count.max(0) as u64)
     }
 

@@ -17,7 +17,10 @@ use std::time::Duration;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The client schema migrations, in order. Append only; never edit a released one.
-const CLIENT_MIGRATIONS: &[&str] = &[include_str!("../../../migrations/client/0001_ledger.sql")];
+const CLIENT_MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/client/0001_ledger.sql"),
+    include_str!("../../../migrations/client/0002_stock_search.sql"),
+];
 
 /// The migrations as `rusqlite_migration` applies them.
 pub fn migrations() -> Migrations<'static> {

@@ -1,0 +1,276 @@
+// `make bench-app`: the release desktop app (Tauri CLI build) on a seeded local store of 100k
+// products × 5 locations, under Xvfb, driven by tauri-driver + WebKitWebDriver. run.sh seeds the
+// store, sets up the display and D-Bus, starts the driver and runs this script.
+//
+// Measures, and prints as `BENCH <name> <value> <unit> baseline=<value> ratio=<value>`:
+// - app.filter_keystroke_p50 / _p99: keystroke → rows in the DOM. Each search text is typed key
+//   by key into #stock-search (WebDriver element send keys). In the page, a capture-phase keydown
+//   listener on the window takes performance.now(); the end is the end of the app's own
+//   `stock:filter` User Timing measure for the query that keystroke started (Stock.svelte ends it
+//   after the rows of the new query are in the DOM: `stock_page` command round trip, Svelte
+//   update). The next key is sent once that keystroke's rows are in, so every keystroke is one
+//   sample. Baseline: a raw rusqlite query of the same filter (first page + count) on the same
+//   file, measured in this run by `seed-bench-store query` (median per search text, the same
+//   keystroke texts); `app.filter_keystroke_frame_*` is the same span to the next animation frame.
+// - app.start_to_rows: process start (from /proc/<pid>/stat) → first stock rows in the DOM (the
+//   first `stock:filter` measure's end, wall clock via performance.timeOrigin); median of runs.
+// - app.rss: VmRSS of the app process after load and the searches; WebKit's web and network
+//   processes (children of the app) are printed separately and as a sum.
+// - app.binary_size: the release binary.
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const require = createRequire(new URL('../e2e/package.json', import.meta.url));
+const { remote } = require('webdriverio');
+
+const appBin = process.env.BENCH_APP;
+const dataDir = process.env.BENCH_DATA;
+const seedBin = process.env.BENCH_SEED;
+const startRuns = Number(process.env.BENCH_START_RUNS ?? 5);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** What warehouse staff type: SKUs, product names, a scanned barcode, something absent. */
+const SEARCHES = (process.env.BENCH_SEARCHES ?? 'HW-0042|hex bolt|wall paint|TL-01234|4000000000707|screwdriver|cable tie|xyz')
+  .split('|');
+
+function bench(name, value, unit, baseline, digits = 3) {
+  const ratio = baseline > 0 ? value / baseline : NaN;
+  console.log(`BENCH ${name} ${value.toFixed(digits)} ${unit} baseline=${baseline.toFixed(digits)} ratio=${ratio.toFixed(2)}`);
+}
+
+function percentile(values, p) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))];
+}
+
+async function openApp() {
+  let lastError;
+  for (let attempt = 0; attempt < 30; attempt++) {
+    try {
+      return await remote({
+        hostname: '127.0.0.1',
+        port: Number(process.env.BENCH_DRIVER_PORT),
+        logLevel: 'error',
+        connectionRetryCount: 0,
+        capabilities: {
+          'wdio:enforceWebDriverClassic': true,
+          'tauri:options': { application: appBin, args: ['--data-dir', dataDir] },
+        },
+      });
+    } catch (e) {
+      lastError = e; // the driver accepts before WebKitWebDriver is ready
+      await sleep(1000);
+    }
+  }
+  throw lastError;
+}
+
+/** The app's process: the newest process running appBin with our data dir. */
+function appPid() {
+  let best = null;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const exe = fs.readlinkSync(`/proc/${pid}/exe`);
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (exe === fs.realpathSync(appBin) && cmd.includes(dataDir)) {
+        const start = startTicks(pid);
+        if (!best || start > best.start) best = { pid: Number(pid), start };
+      }
+    } catch {
+      // gone, or not ours
+    }
+  }
+  if (!best) throw new Error(`no running ${appBin} with --data-dir ${dataDir}`);
+  return best.pid;
+}
+
+function startTicks(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+}
+
+/** Process start as Unix ms: boot time + start ticks / CLK_TCK (10 ms resolution). */
+function processStartMs(pid) {
+  const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))[1]);
+  const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  return btime * 1000 + (startTicks(pid) / hz) * 1000;
+}
+
+function rssKb(pid) {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+function children(pid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) {
+        out.push({ pid: Number(d), name: fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim() });
+        out.push(...children(Number(d)));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Waits for the first stock rows; returns the wall-clock ms at which they entered the DOM. */
+async function firstRowsAt(browser) {
+  await browser.$('[data-testid=stock-row]').waitForExist({ timeout: 120000, interval: 20 });
+  return browser.execute(() => {
+    const m = performance.getEntriesByName('stock:filter');
+    return m.length ? performance.timeOrigin + m[0].startTime + m[0].duration : null;
+  });
+}
+
+/** Installs the in-page keystroke clock. */
+async function instrument(browser) {
+  await browser.execute(() => {
+    const w = /** @type {any} */ (window);
+    if (w.__bench) return;
+    w.__bench = { keys: [] };
+    window.addEventListener(
+      'keydown',
+      (e) => {
+        if (e.target instanceof HTMLElement && e.target.id === 'stock-search') w.__bench.keys.push(performance.now());
+      },
+      { capture: true },
+    );
+  });
+}
+
+/**
+ * Waits (in the page) for the `stock:filter` measure of the last keystroke; returns
+ * [keystroke → rows in DOM, keystroke → next animation frame, rows shown] in ms.
+ */
+async function lastKeystroke(browser) {
+  return browser.executeAsync((done) => {
+    const w = /** @type {any} */ (window);
+    const key = w.__bench.keys[w.__bench.keys.length - 1];
+    const limit = performance.now() + 60000;
+    const poll = () => {
+      const m = performance.getEntriesByName('stock:filter').find((e) => e.startTime >= key);
+      if (m) {
+        const end = m.startTime + m.duration;
+        requestAnimationFrame((frame) => {
+          done([end - key, Math.max(frame, end) - key, document.querySelectorAll('[data-testid=stock-row]').length]);
+        });
+      } else if (performance.now() > limit) {
+        done(null);
+      } else {
+        setTimeout(poll, 1);
+      }
+    };
+    poll();
+  });
+}
+
+async function main() {
+  // Start: a few launches of the app on the same (warm) store.
+  const starts = [];
+  for (let run = 0; run < startRuns; run++) {
+    const browser = await openApp();
+    const shownAt = await firstRowsAt(browser);
+    const pid = appPid();
+    const startedAt = processStartMs(pid);
+    if (shownAt == null) throw new Error('no stock:filter measure for the first rows');
+    starts.push(shownAt - startedAt);
+    const [origin, query] = await browser.execute(() => {
+      const m = performance.getEntriesByName('stock:filter');
+      return [performance.timeOrigin, m.length ? m[0].startTime : null];
+    });
+    console.error(
+      `  page load began ${(origin - startedAt).toFixed(0)} ms after the process start; first stock query at +${query?.toFixed(0)} ms, rows at +${(shownAt - origin).toFixed(0)} ms`,
+    );
+    console.error(`start run ${run + 1}: ${(shownAt - startedAt).toFixed(0)} ms to rows (pid ${pid})`);
+    if (run < startRuns - 1) {
+      await browser.deleteSession();
+      await sleep(1000);
+      continue;
+    }
+
+    // Keystrokes, on the last launch.
+    await instrument(browser);
+    const input = await browser.$('#stock-search');
+    await input.click();
+    const samples = []; // { text, dom, frame }
+    for (let round = 0; round < rounds; round++) {
+      for (const text of SEARCHES) {
+        let typed = '';
+        for (const ch of text) {
+          const before = typed.trim();
+          typed += ch;
+          await input.addValue(ch);
+          if (typed.trim() === before) continue; // same query (a space): nothing to measure
+          const r = await lastKeystroke(browser);
+          if (!r) throw new Error(`no rows for ${JSON.stringify(typed)}`);
+          samples.push({ text: typed.trim(), dom: r[0], frame: r[1], rows: r[2] });
+          await sleep(40);
+        }
+        // Escape clears the search (Stock.svelte); its keystroke is not counted.
+        await input.addValue('\uE00C');
+        if (!(await lastKeystroke(browser))) throw new Error('Escape did not bring the rows back');
+        await sleep(200);
+      }
+      console.error(`round ${round + 1}: ${samples.length} keystrokes so far`);
+    }
+    const pidNow = appPid();
+    const appRss = rssKb(pidNow);
+    const kids = children(pidNow).map((c) => ({ ...c, rss: rssKb(c.pid) }));
+    await browser.saveScreenshot(path.join(process.env.BENCH_OUT ?? os.tmpdir(), 'bench-app-stock.png'));
+    await browser.deleteSession();
+
+    fs.writeFileSync(path.join(process.env.BENCH_OUT ?? os.tmpdir(), 'keystrokes.json'), JSON.stringify(samples));
+    // The raw baseline, on the same file, after the app closed (the raw query takes seconds at
+    // this size: one round per text unless BENCH_RAW_ROUNDS says more).
+    const texts = [...new Set(samples.map((s) => s.text))];
+    const raw = JSON.parse(
+      execFileSync(seedBin, ['query', dataDir, process.env.BENCH_RAW_ROUNDS ?? '1', ...texts], {
+        maxBuffer: 1 << 26,
+      }).toString(),
+    );
+    const byText = new Map(raw.searches.map((s) => [s.search, s]));
+    const rawMs = samples.map((s) => byText.get(s.text).raw_ms);
+    const storeMs = samples.map((s) => byText.get(s.text).store_ms);
+    const dom = samples.map((s) => s.dom);
+    const frame = samples.map((s) => s.frame);
+    console.error(`${samples.length} keystrokes; slowest:`);
+    for (const s of [...samples].sort((a, b) => b.dom - a.dom).slice(0, 5)) {
+      const b = byText.get(s.text);
+      console.error(
+        `  ${JSON.stringify(s.text)}: ${s.dom.toFixed(1)} ms in the app; store ${b.store_ms.toFixed(1)} ms, raw ${b.raw_ms.toFixed(1)} ms; ${b.total} rows`,
+      );
+    }
+    bench('app.filter_keystroke_p50', percentile(dom, 0.5), 'ms', percentile(rawMs, 0.5));
+    bench('app.filter_keystroke_p99', percentile(dom, 0.99), 'ms', percentile(rawMs, 0.99));
+    bench('app.filter_keystroke_frame_p99', percentile(frame, 0.99), 'ms', 16);
+    bench('app.filter_store_query_p99', percentile(storeMs, 0.99), 'ms', percentile(rawMs, 0.99));
+    bench('app.filter_keystroke_p99_vs_target', percentile(dom, 0.99), 'ms', 16);
+    bench('app.start_to_rows', percentile(starts, 0.5), 'ms', 1000, 0);
+    bench('app.rss', appRss / 1024, 'MiB', 150, 1);
+    for (const k of kids) console.error(`  child ${k.pid} ${k.name}: ${(k.rss / 1024).toFixed(1)} MiB`);
+    const total = appRss + kids.reduce((a, k) => a + k.rss, 0);
+    bench('app.rss_with_webkit_children', total / 1024, 'MiB', 150, 1);
+  }
+  // The release profile keeps line tables (readable backtraces); baseline: the same binary
+  // stripped (objcopy --strip-all), what a package would ship.
+  const size = fs.statSync(appBin).size;
+  const stripped = path.join(os.tmpdir(), `smartstock-stripped-${process.pid}`);
+  execFileSync('objcopy', ['--strip-all', appBin, stripped]);
+  const strippedSize = fs.statSync(stripped).size;
+  fs.rmSync(stripped);
+  bench('app.binary_size', size / 1048576, 'MiB', strippedSize / 1048576, 1);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -139,8 +139,23 @@ impl App {
     /// set-ups) a sign-in from `SMARTSTOCK_USERNAME` / `SMARTSTOCK_PASSWORD`.
     pub async fn resume(self: &Arc<Self>) -> AppResult<()> {
         let result = self.resume_session().await;
+        if self.session().is_none() {
+            self.probe_secret_store().await;
+        }
         self.resumed.send_replace(true);
         result
+    }
+
+    /// Finds which secret store this machine offers, so the sign-in screen can say so up front
+    /// (off the async threads: a locked keyring may wait for the user to unlock it). A resumed
+    /// or offline-only session needs no probe: opening its entry tells, or no secret is kept.
+    async fn probe_secret_store(&self) {
+        let probe = tauri::async_runtime::spawn_blocking(|| {
+            KeyringCredentials::open("availability-check", "probe", "-").store()
+        });
+        if let Ok(store) = probe.await {
+            *lock(&self.secret_store) = store;
+        }
     }
 
     /// Waits (at most `limit`) until the start-up resume has finished.
@@ -150,14 +165,6 @@ impl App {
     }
 
     async fn resume_session(self: &Arc<Self>) -> AppResult<()> {
-        // Which secret store this machine offers, so the sign-in screen can say so up front (off
-        // the async threads: a locked keyring may wait for the user to unlock it).
-        let probe = tauri::async_runtime::spawn_blocking(|| {
-            KeyringCredentials::open("availability-check", "probe", "-").store()
-        });
-        if let Ok(store) = probe.await {
-            *lock(&self.secret_store) = store;
-        }
         let settings = self.settings();
         if settings.offline_only {
             self.set_session(Some(local_session(&settings)));

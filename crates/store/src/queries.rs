@@ -389,33 +389,13 @@ impl Store {
         before: Option<(Timestamp, MovementId)>,
         limit: u32,
     ) -> Result<Vec<HistoryRow>> {
-        let conn = self.read();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {}, voided_by, sync_state FROM movements WHERE product_id = :product \
-             AND (:location IS NULL OR location_id = :location) \
-             AND (:before_at IS NULL OR (occurred_at, id) < (:before_at, :before_id)) \
-             ORDER BY occurred_at DESC, id DESC LIMIT :limit",
-            sql::MOVEMENT_COLUMNS
-        ))?;
-        let rows = stmt
-            .query_map(
-                named_params! {
-                    ":product": product.0,
-                    ":location": location.map(|l| l.0),
-                    ":before_at": before.map(|(at, _)| at.millis()),
-                    ":before_id": before.map(|(_, id)| id.0),
-                    ":limit": limit,
-                },
-                |row| {
-                    Ok(HistoryRow {
-                        movement: sql::movement_from_row(row)?,
-                        voided_by: row.get::<_, Option<uuid::Uuid>>(18)?.map(MovementId),
-                        sync_state: row.get(19)?,
-                    })
-                },
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.ledger(&LedgerQuery {
+            product_id: Some(product),
+            location_id: location,
+            before: before.map(|(occurred_at, id)| LedgerCursor { occurred_at, id }),
+            limit,
+            ..LedgerQuery::default()
+        })
     }
 
     /// The movement ledger (the audit screen), newest first, filtered, `limit` at a time; pass

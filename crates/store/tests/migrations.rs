@@ -58,3 +58,40 @@ fn a_database_from_a_newer_build_is_refused_untouched() {
     let count: i64 = raw.query_row("SELECT COUNT(*) FROM movements", [], |r| r.get(0)).unwrap();
     assert_eq!(count, 1, "the offline movements are still there");
 }
+
+#[test]
+fn a_ledger_of_the_previous_release_is_upgraded_with_its_data_searchable() {
+    // Version 1 is the first release's schema; opening its file with this build migrates it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        schema::migrations().to_version(&mut conn, 1).unwrap();
+        assert_eq!(schema::user_version(&conn).unwrap(), 1);
+        let mut insert = conn.prepare(smartstock_store::catalog::INSERT_PRODUCT).unwrap();
+        let id = uuid::Uuid::now_v7();
+        insert
+            .execute(rusqlite::params![
+                id,
+                "OLD-1",
+                "Galvanised bucket",
+                None::<String>,
+                "pcs",
+                0,
+                0,
+                0,
+                0,
+                0,
+                false,
+                None::<String>
+            ])
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(schema::user_version(&rusqlite::Connection::open(&path).unwrap()).unwrap(), schema::latest_version());
+    let query =
+        smartstock_store::queries::StockQuery { search: Some("bucket".into()), limit: 10, ..Default::default() };
+    let rows = store.stock(&query).unwrap();
+    assert_eq!(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>(), ["OLD-1"], "found through the new name index");
+    assert_eq!(store.stock_count(&query).unwrap(), 1);
+}

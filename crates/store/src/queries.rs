@@ -241,6 +241,27 @@ fn bind_present(stmt: &mut rusqlite::Statement<'_>, params: &[(&str, &dyn rusqli
     Ok(())
 }
 
+/// Binds a stock-table statement's parameters from `query` (those the statement has).
+fn bind_stock_query(
+    stmt: &mut rusqlite::Statement<'_>,
+    query: &StockQuery,
+    search: &StockSearch,
+) -> rusqlite::Result<()> {
+    bind_present(
+        stmt,
+        &[
+            (":archived", &query.include_archived),
+            (":location", &query.location_id.map(|l| l.0)),
+            (":search", &search.text),
+            (":prefix", &search.prefix),
+            (":contains", &search.contains),
+            (":phrase", &search.phrase),
+            (":limit", &query.limit),
+            (":offset", &query.offset),
+        ],
+    )
+}
+
 /// Whether the query shows products that never moved (once, with no location).
 fn shows_unstocked(query: &StockQuery) -> bool {
     query.filter == StockFilter::All && query.location_id.is_none()
@@ -322,19 +343,7 @@ impl Store {
         let sql = format!("{select} ORDER BY {order} {direction}, p.sku, location_code LIMIT :limit OFFSET :offset");
         let conn = self.read();
         let mut stmt = conn.prepare_cached(&sql)?;
-        bind_present(
-            &mut stmt,
-            &[
-                (":archived", &query.include_archived),
-                (":location", &query.location_id.map(|l| l.0)),
-                (":search", &search.text),
-                (":prefix", &search.prefix),
-                (":contains", &search.contains),
-                (":phrase", &search.phrase),
-                (":limit", &query.limit),
-                (":offset", &query.offset),
-            ],
-        )?;
+        bind_stock_query(&mut stmt, query, &search)?;
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
@@ -361,17 +370,7 @@ impl Store {
         };
         let conn = self.read();
         let mut stmt = conn.prepare_cached(&sql)?;
-        bind_present(
-            &mut stmt,
-            &[
-                (":archived", &query.include_archived),
-                (":location", &query.location_id.map(|l| l.0)),
-                (":search", &search.text),
-                (":prefix", &search.prefix),
-                (":contains", &search.contains),
-                (":phrase", &search.phrase),
-            ],
-        )?;
+        bind_stock_query(&mut stmt, query, &search)?;
         let mut rows = stmt.raw_query();
         let count: i64 = match rows.next()? {
             Some(row) => row.get(0)?,

@@ -236,6 +236,8 @@ fn store_apply(path: &Path, seeded: &Seeded) -> f64 {
     let store = Store::open(path).unwrap();
     let page = |movements: Vec<Movement>, products: Vec<Product>, locations: Vec<Location>| PullPage {
         v: WIRE_VERSION,
+        stamps: Vec::new(),
+        notices: Vec::new(),
         next_after: 0,
         has_more: true,
         movements,
@@ -351,6 +353,8 @@ fn apply_one(store: &Store, seeded: &Seeded, samples: usize) -> (f64, f64) {
         cursor += 1;
         let page = PullPage {
             v: WIRE_VERSION,
+            stamps: Vec::new(),
+            notices: Vec::new(),
             movements: vec![remote_movement(seeded, i, engine_device, cursor)],
             products: vec![],
             locations: vec![],

@@ -177,6 +177,12 @@ async fn every_endpoint_answers_every_role_exactly() {
                 expected: [forbidden, ok, ok, ok],
             },
             Case {
+                method: Method::POST,
+                path: "/api/v1/sync/catalog".into(),
+                body: Some(json!({ "v": 1, "device_id": user.device, "edits": [] })),
+                expected: [forbidden, forbidden, ok, ok],
+            },
+            Case {
                 method: Method::PUT,
                 path: format!("/api/v1/products/{}", p.id),
                 body: Some(serde_json::to_value(&p).unwrap()),

@@ -27,6 +27,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/password"),
     ("POST", "/api/v1/devices"),
     ("POST", "/api/v1/sync/push"),
+    ("POST", "/api/v1/sync/catalog"),
     ("GET", "/api/v1/sync/pull"),
     ("GET", "/api/v1/events"),
     ("GET", "/api/v1/stock"),

@@ -176,6 +176,12 @@ fn same_answers_as_the_sqlite_backend() {
     }
     fn page(mut page: PullPage) -> PullPage {
         page.alerts = page.alerts.iter().map(normalized).collect();
+        // Each backend has its own manager (the catalog's author): compare stamps without it.
+        for entity in &mut page.stamps {
+            for stamp in entity.stamps.values_mut() {
+                stamp.user_id = smartstock_core::UserId(uuid::Uuid::nil());
+            }
+        }
         page
     }
 

@@ -1,12 +1,17 @@
 //! The catalog: products and locations, with every creation and edit audited per field (old and
 //! new value, who, when, which device) in the same transaction.
 //!
-//! Must not: delete a product or location (archive instead: the ledger references them), or
-//! merge concurrent edits from other devices (sync does, by hybrid logical clock).
+//! Each creation and edit is also stamped per field and queued for the server in the same
+//! transaction (`catalog_sync`), which merges concurrent edits by hybrid logical clock.
+//!
+//! Must not: delete a product or location (archive instead: the ledger references them).
 
+use crate::catalog_sync::queue_edit;
 use crate::error::{Result, StoreError};
 use crate::{sql, Actor, Store};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use smartstock_core::merge::{changed_fields, CatalogFields};
+use smartstock_core::wire::CatalogRow;
 use smartstock_core::{
     CatalogChange, DeviceId, Location, LocationId, LocationKind, NegativeStockPolicy, Product, ProductId, Timestamp,
     UserId,
@@ -210,6 +215,8 @@ impl Store {
         check_product_unique(&tx, product)?;
         insert_product(&tx, product)?;
         AuditStamp::begin(&tx, actor, now)?.record(&tx, "product", product.id.0, None, &product_fields(product))?;
+        let fields: Vec<&str> = product.fields().into_iter().map(|(f, _)| f).collect();
+        queue_edit(&tx, actor, now, &CatalogRow::Product(product.clone()), true, &fields)?;
         tx.commit()?;
         Ok(())
     }
@@ -248,6 +255,7 @@ impl Store {
             Some(&product_fields(&old)),
             &product_fields(product),
         )?;
+        queue_edit(&tx, actor, now, &CatalogRow::Product(product.clone()), false, &changed_fields(&old, product))?;
         tx.commit()?;
         Ok(changed)
     }
@@ -261,6 +269,8 @@ impl Store {
         check_location(&tx, location)?;
         insert_location(&tx, location)?;
         AuditStamp::begin(&tx, actor, now)?.record(&tx, "location", location.id.0, None, &location_fields(location))?;
+        let fields: Vec<&str> = location.fields().into_iter().map(|(f, _)| f).collect();
+        queue_edit(&tx, actor, now, &CatalogRow::Location(location.clone()), true, &fields)?;
         tx.commit()?;
         Ok(())
     }
@@ -292,6 +302,7 @@ impl Store {
             Some(&location_fields(&old)),
             &location_fields(location),
         )?;
+        queue_edit(&tx, actor, now, &CatalogRow::Location(location.clone()), false, &changed_fields(&old, location))?;
         tx.commit()?;
         Ok(changed)
     }
@@ -354,12 +365,12 @@ impl Store {
     }
 }
 
-fn product_by(conn: &Connection, filter: &str, value: impl rusqlite::ToSql) -> Result<Option<Product>> {
+pub(crate) fn product_by(conn: &Connection, filter: &str, value: impl rusqlite::ToSql) -> Result<Option<Product>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE {filter}"))?;
     Ok(stmt.query_row([value], product_from_row).optional()?)
 }
 
-fn location_by(conn: &Connection, filter: &str, value: impl rusqlite::ToSql) -> Result<Option<Location>> {
+pub(crate) fn location_by(conn: &Connection, filter: &str, value: impl rusqlite::ToSql) -> Result<Option<Location>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE {filter}"))?;
     Ok(stmt.query_row([value], location_from_row).optional()?)
 }

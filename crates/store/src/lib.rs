@@ -14,6 +14,7 @@
 
 pub mod alerts;
 pub mod catalog;
+pub mod catalog_sync;
 pub mod clock;
 pub mod error;
 pub mod export;

@@ -159,6 +159,14 @@ impl Store {
             [new_device.0],
         )?;
         tx.execute("UPDATE device SET device_id = ?1, next_seq = ?2", params![new_device.0, moved as i64 + 1])?;
+        // Unanswered catalog edits are numbered anew under the new identity too.
+        let edits = tx.execute(
+            "UPDATE catalog_outbox SET seq = r.rn \
+             FROM (SELECT id, row_number() OVER (ORDER BY seq) AS rn FROM catalog_outbox) AS r \
+             WHERE catalog_outbox.id = r.id",
+            [],
+        )?;
+        tx.execute("UPDATE device SET next_catalog_seq = ?1", [edits as i64 + 1])?;
         tx.commit()?;
         Ok(moved as u64)
     }

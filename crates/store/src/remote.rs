@@ -1,4 +1,5 @@
-//! Applying what the server sends: a pull page (other devices' movements, catalog rows, alerts)
+//! Applying what the server sends: a pull page (other devices' movements, catalog rows merged
+//! per field with their stamps by `catalog_sync`, alerts, this device's catalog notices)
 //! and the pull cursor move together in one transaction, so a crash between pages never skips
 //! or repeats anything.
 //!
@@ -9,12 +10,16 @@
 //! policy (remote movements physically happened).
 
 use crate::alerts::upsert_alert;
+use crate::catalog_sync;
 use crate::error::{Result, StoreError};
 use crate::ledger::{insert_remote, WriteCache};
 use crate::Store;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use smartstock_core::wire::PullPage;
-use smartstock_core::{Location, Product};
+use smartstock_core::merge::Stamps;
+use smartstock_core::wire::{CatalogRow, PullPage};
+use smartstock_core::{Location, Product, Timestamp};
+use std::collections::HashMap;
+use uuid::Uuid;
 
 /// What a page changed locally.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -27,19 +32,21 @@ pub struct PullApplied {
     pub locations: u64,
     /// Alerts stored or updated.
     pub alerts: u64,
+    /// Catalog notices for this device.
+    pub notices: u64,
     /// The cursor after the page.
     pub cursor: i64,
 }
 
 const CURSOR_KEY: &str = "pull_cursor";
 
-fn upsert_product(conn: &Connection, p: &Product) -> Result<()> {
+pub(crate) fn upsert_product(conn: &Connection, p: &Product) -> Result<()> {
     let sql = format!("{} {}", crate::catalog::INSERT_PRODUCT, crate::catalog::PRODUCT_UPSERT);
     crate::catalog::execute_product(&mut *conn.prepare_cached(&sql)?, p).map_err(|e| clash(e, "product", &p.sku))?;
     Ok(())
 }
 
-fn upsert_location(conn: &Connection, l: &Location) -> Result<()> {
+pub(crate) fn upsert_location(conn: &Connection, l: &Location) -> Result<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO locations ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name, kind = excluded.kind, \
@@ -112,9 +119,10 @@ impl Store {
         let Some(last) = pages.last() else {
             return Ok(PullApplied { cursor: self.pull_cursor()?, ..PullApplied::default() });
         };
+        let now = self.clock().now();
         let mut conn = self.write();
         let relaxed = Relaxed::new(&mut conn)?;
-        apply_pages(relaxed.0, pages, last.next_after)
+        apply_pages(relaxed.0, pages, last.next_after, now)
     }
 }
 
@@ -142,7 +150,7 @@ impl Drop for Relaxed<'_> {
     }
 }
 
-fn apply_pages(conn: &mut Connection, pages: &[PullPage], cursor: i64) -> Result<PullApplied> {
+fn apply_pages(conn: &mut Connection, pages: &[PullPage], cursor: i64, now: Timestamp) -> Result<PullApplied> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut applied = PullApplied { cursor, ..PullApplied::default() };
     let mut cache = WriteCache::default();
@@ -153,6 +161,10 @@ fn apply_pages(conn: &mut Connection, pages: &[PullPage], cursor: i64) -> Result
         apply_page(&tx, &mut cache, page, &mut applied)?;
     }
     cache.flush(&tx)?;
+    let newest = pages.iter().flat_map(|p| p.stamps.iter()).filter_map(|s| catalog_sync::newest(&s.stamps)).max();
+    if let Some(hlc) = newest {
+        catalog_sync::observe(&tx, hlc, now)?;
+    }
     tx.execute(
         "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         params![CURSOR_KEY, cursor.to_string()],
@@ -164,12 +176,15 @@ fn apply_pages(conn: &mut Connection, pages: &[PullPage], cursor: i64) -> Result
 /// One page inside the caller's transaction: locations, then products, then movements (any
 /// order is fine for them), then alerts. Levels stay in `cache` until the caller flushes.
 fn apply_page(tx: &Connection, cache: &mut WriteCache, page: &PullPage, applied: &mut PullApplied) -> Result<()> {
+    let stamps: HashMap<Uuid, &Stamps> = page.stamps.iter().map(|s| (s.id, &s.stamps)).collect();
+    let unstamped = Stamps::new();
+    let stamps_of = |id: Uuid| stamps.get(&id).copied().unwrap_or(&unstamped);
     for location in &page.locations {
-        upsert_location(tx, location)?;
+        catalog_sync::merge_from_server(tx, &CatalogRow::Location(location.clone()), stamps_of(location.id.0))?;
         applied.locations += 1;
     }
     for product in &page.products {
-        upsert_product(tx, product)?;
+        catalog_sync::merge_from_server(tx, &CatalogRow::Product(product.clone()), stamps_of(product.id.0))?;
         applied.products += 1;
     }
     for movement in &page.movements {
@@ -178,6 +193,10 @@ fn apply_page(tx: &Connection, cache: &mut WriteCache, page: &PullPage, applied:
     for alert in &page.alerts {
         upsert_alert(tx, alert)?;
         applied.alerts += 1;
+    }
+    for notice in &page.notices {
+        catalog_sync::store_notice(tx, notice)?;
+        applied.notices += 1;
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const CLIENT_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/client/0001_ledger.sql"),
     include_str!("../../../migrations/client/0002_stock_search.sql"),
+    include_str!("../../../migrations/client/0003_catalog_merge.sql"),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

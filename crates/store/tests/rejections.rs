@@ -100,6 +100,8 @@ fn a_server_restored_from_a_backup_gets_the_lost_movements_again() {
     assert_eq!(f.store.level(p, l).unwrap(), 1 + 2 + 4 + 100);
     let cursor_page = smartstock_core::wire::PullPage {
         v: smartstock_core::wire::WIRE_VERSION,
+        stamps: Vec::new(),
+        notices: Vec::new(),
         movements: vec![],
         products: vec![],
         locations: vec![],
@@ -136,6 +138,8 @@ fn numbers_a_restored_server_hands_out_anew_take_over_from_stale_ones() {
     };
     let page = |movements: Vec<Movement>, next_after| smartstock_core::wire::PullPage {
         v: smartstock_core::wire::WIRE_VERSION,
+        stamps: Vec::new(),
+        notices: Vec::new(),
         movements,
         products: vec![],
         locations: vec![],

@@ -11,7 +11,9 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use smartstock_core::wire::{PullPage, PushRequest, PushResponse, WIRE_VERSION};
+use smartstock_core::wire::{
+    CatalogEdit, CatalogPushRequest, CatalogPushResponse, PullPage, PushRequest, PushResponse, WIRE_VERSION,
+};
 use smartstock_core::{AlertId, DeviceId, Movement, UserId};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -320,6 +322,12 @@ impl ServerClient {
     pub async fn push(&self, device: DeviceId, movements: &[Movement]) -> Result<PushResponse> {
         let request = PushRequest { v: WIRE_VERSION, device_id: device, movements: movements.to_vec() };
         self.call(Method::POST, "/api/v1/sync/push", Some(&request)).await
+    }
+
+    /// Sends a batch of catalog edits (in `seq` order).
+    pub async fn push_catalog(&self, device: DeviceId, edits: &[CatalogEdit]) -> Result<CatalogPushResponse> {
+        let request = CatalogPushRequest { v: WIRE_VERSION, device_id: device, edits: edits.to_vec() };
+        self.call(Method::POST, "/api/v1/sync/catalog", Some(&request)).await
     }
 
     /// One page after `after`.

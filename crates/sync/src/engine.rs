@@ -15,7 +15,7 @@
 use crate::client::ServerClient;
 use crate::error::{Result, SyncError};
 use smartstock_core::ids::NewRandom;
-use smartstock_core::wire::PullPage;
+use smartstock_core::wire::{CatalogEdit, CatalogOutcome, CatalogStatus, PullPage};
 use smartstock_core::DeviceId;
 use smartstock_store::outbox::AckSummary;
 use smartstock_store::Store;
@@ -82,6 +82,22 @@ fn now_ms() -> i64 {
 /// Movements per push request (about 1 MiB of JSON; the server takes 4 MiB by default).
 pub const PUSH_BATCH: u32 = 2_000;
 
+/// Catalog edits per catalog push request.
+const CATALOG_BATCH: u32 = 200;
+
+/// Outcomes that refuse every edit of a batch the server would not take at all.
+fn refused_all(edits: &[CatalogEdit], code: &str, message: &str) -> Vec<CatalogOutcome> {
+    edits
+        .iter()
+        .map(|e| CatalogOutcome {
+            seq: e.seq,
+            status: CatalogStatus::Rejected { code: code.to_string(), message: message.to_string() },
+            row: None,
+            stamps: Default::default(),
+        })
+        .collect()
+}
+
 /// Items per pull page: the most the server hands out in one page.
 pub const PULL_PAGE: u32 = 10_000;
 
@@ -96,6 +112,8 @@ pub struct SyncReport {
     pub rejected: u64,
     /// Movements of other devices applied.
     pub pulled: u64,
+    /// Catalog edits the server answered.
+    pub catalog_pushed: u64,
     /// The pull cursor after the pass.
     pub cursor: i64,
 }
@@ -286,8 +304,34 @@ impl SyncEngine {
         }
     }
 
+    /// Pushes the catalog outbox in batches and applies each batch's outcomes (before any
+    /// movement: a movement may name a product created here, and an alias outcome re-points
+    /// unsent movements to the kept product). A user who may not edit the catalog (403) gets
+    /// every queued edit refused, shown as notices, so nothing behind them is blocked.
+    async fn push_catalog(&self, device: DeviceId, report: &mut SyncReport) -> Result<()> {
+        loop {
+            let store = self.store.clone();
+            let edits = blocking(move || store.pending_catalog_edits(CATALOG_BATCH)).await?;
+            if edits.is_empty() {
+                return Ok(());
+            }
+            let outcomes = match self.client.push_catalog(device, &edits).await {
+                Ok(response) => response.outcomes,
+                Err(SyncError::Server { status: 403, code, message }) => refused_all(&edits, &code, &message),
+                Err(e) => return Err(e),
+            };
+            let store = self.store.clone();
+            let ack = blocking(move || store.acknowledge_catalog(&outcomes)).await?;
+            if ack.answered == 0 {
+                return Err(SyncError::Protocol("the server answered none of the catalog edits sent".into()));
+            }
+            report.catalog_pushed += ack.answered;
+        }
+    }
+
     async fn push_batches(&self, report: &mut SyncReport) -> Result<()> {
         let device = self.device().await?;
+        self.push_catalog(device, report).await?;
         let (store, limit) = (self.store.clone(), self.batch);
         let mut batch = blocking(move || store.pending(limit)).await?;
         let mut writing: Option<tokio::task::JoinHandle<smartstock_store::Result<AckSummary>>> = None;

@@ -59,6 +59,10 @@ impl From<StorageError> for ApiError {
                 extra: Some(json!({ "last_acknowledged": last_acknowledged })),
                 ..ApiError::new(StatusCode::CONFLICT, "sequence_gap", e.to_string())
             },
+            StorageError::CatalogGap { last_acknowledged } => ApiError {
+                extra: Some(json!({ "last_acknowledged": last_acknowledged })),
+                ..ApiError::new(StatusCode::CONFLICT, "catalog_gap", e.to_string())
+            },
             StorageError::DeviceRestored { device_seq } => ApiError {
                 extra: Some(json!({ "device_seq": device_seq })),
                 ..ApiError::new(StatusCode::CONFLICT, "device_restored", e.to_string())

@@ -9,6 +9,7 @@
 //! | `POST /api/v1/auth/logout`, `POST /api/v1/auth/password` | signed in |
 //! | `POST /api/v1/devices` | signed in |
 //! | `POST /api/v1/sync/push` | clerk and up |
+//! | `POST /api/v1/sync/catalog` | manager and up |
 //! | `GET /api/v1/sync/pull`, `GET /api/v1/events`, `GET /api/v1/stock`, `GET /api/v1/checksum`, `GET /api/v1/alerts` | signed in |
 //! | `PUT /api/v1/products/{id}`, `PUT /api/v1/locations/{id}`, `POST /api/v1/alerts/{id}/resolve` | manager and up |
 //! | `POST /api/v1/users`, `POST /api/v1/users/{name}/password`, `POST /api/v1/users/{name}/disable` | admin |
@@ -128,6 +129,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/auth/password", post(auth::change_password))
         .route("/api/v1/devices", post(sync::register_device))
         .route("/api/v1/sync/push", post(sync::push))
+        .route("/api/v1/sync/catalog", post(sync::push_catalog))
         .route("/api/v1/sync/pull", get(sync::pull))
         .route("/api/v1/events", get(sync::events))
         .route("/api/v1/stock", get(catalog::stock))

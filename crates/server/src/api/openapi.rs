@@ -46,6 +46,7 @@ const BEARER: &str = "bearer";
         auth::change_password,
         sync::register_device,
         sync::push,
+        sync::push_catalog,
         sync::pull,
         sync::events,
         catalog::stock,
@@ -77,7 +78,7 @@ const BEARER: &str = "bearer";
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "auth", description = "Sign-in, token refresh, sign-out, password change"),
-        (name = "sync", description = "Device registration, push, pull and the event stream"),
+        (name = "sync", description = "Device registration, push (movements, catalog edits), pull and the event stream"),
         (name = "catalog", description = "Products, locations, stock levels, checksums and alerts"),
         (name = "users", description = "User administration (admins)"),
     )

@@ -11,7 +11,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use smartstock_core::wire::{PullPage, PushRequest, PushResponse, WIRE_VERSION};
+use smartstock_core::wire::{
+    CatalogPushRequest, CatalogPushResponse, PullPage, PushRequest, PushResponse, WIRE_VERSION,
+};
 use smartstock_core::DeviceId;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -114,6 +116,44 @@ pub async fn push(
         state.events.publish(head);
     }
     Ok(Json(PushResponse { v: WIRE_VERSION, outcomes }))
+}
+
+/// Accepts a batch of the device's catalog edits (its own gapless `seq`, separate from the
+/// movements' `device_seq`): each merged per field by (hybrid logical clock, device id) into the
+/// catalog, exactly once. The device pushes these before its movements, so a movement never
+/// names a product the server has not seen. A value that lost stays in the audit and its device
+/// gets a notice in its next pull; a creation of a SKU or location code already held under
+/// another id becomes an alias of the kept row (both devices are told).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/catalog",
+    tag = "sync",
+    security(("bearer" = [])),
+    request_body = CatalogPushRequest,
+    responses(
+        (status = 200, description = "One outcome per edit, in request order, each with the row as the server now \
+                                       holds it and its field stamps", body = CatalogPushResponse),
+        SessionErrors,
+        JsonBodyErrors,
+        (status = 403, description = "`forbidden`: only managers and admins edit the catalog, or the device is \
+                                       registered to another user", body = ApiError),
+        (status = 404, description = "`not_found`: the device is not registered (register it first)", body = ApiError),
+        (status = 409, description = "`catalog_gap` (with `last_acknowledged`): resend from `last_acknowledged + 1`", body = ApiError),
+    )
+)]
+pub async fn push_catalog(
+    State(state): State<AppState>,
+    session: Session,
+    StrictJson(request): StrictJson<CatalogPushRequest>,
+) -> ApiResult<Json<CatalogPushResponse>> {
+    session.require(Role::Manager)?;
+    let pusher =
+        Pusher { user_id: session.user.id, role: session.user.role, locations: session.user.locations.clone() };
+    let at = now();
+    let outcomes = state.blocking(move |s| s.catalog_push(&pusher, &request, at)).await?;
+    state.metrics.sync_calls.with_label_values(&["catalog"]).inc();
+    state.announce().await;
+    Ok(Json(CatalogPushResponse { v: WIRE_VERSION, outcomes }))
 }
 
 /// `GET /api/v1/sync/pull` query.

@@ -5,6 +5,7 @@
 //! Must not: decide HTTP matters (status codes, headers) or hold per-process state that another
 //! instance would need to see.
 
+pub mod catalog;
 pub mod page;
 pub mod postgres;
 pub mod push;
@@ -12,7 +13,7 @@ pub mod rules;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
-use smartstock_core::wire::{MovementOutcome, PullPage, PushRequest};
+use smartstock_core::wire::{CatalogOutcome, CatalogPushRequest, MovementOutcome, PullPage, PushRequest};
 use smartstock_core::{
     Alert, AlertId, DeviceId, LedgerDigest, Location, LocationId, Product, ProductId, Timestamp, UserId,
 };
@@ -214,6 +215,12 @@ pub enum StorageError {
         /// The reused number.
         device_seq: i64,
     },
+    /// A pushed batch of catalog edits skips numbers: resend from `last_acknowledged + 1`.
+    #[error("catalog edit gap: the server has every catalog edit up to {last_acknowledged}; resend from {}", last_acknowledged + 1)]
+    CatalogGap {
+        /// Highest catalog `seq` the server holds for this device.
+        last_acknowledged: i64,
+    },
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
@@ -295,7 +302,18 @@ pub trait Storage: Send + Sync + 'static {
     /// One page of what other devices did after `after`, in feed order.
     fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage>;
 
-    /// Creates or updates a product (audited).
+    /// Applies a device's catalog edits in one transaction: merged per field by (HLC, device),
+    /// duplicates aliased, losers audited and told (`catalog`). One outcome per edit.
+    fn catalog_push(
+        &self,
+        pusher: &Pusher,
+        request: &CatalogPushRequest,
+        now: Timestamp,
+    ) -> Result<Vec<CatalogOutcome>>;
+    /// The catalog audit, oldest first; optionally of one row only.
+    fn catalog_audit(&self, entity_id: Option<uuid::Uuid>) -> Result<Vec<smartstock_core::CatalogChange>>;
+
+    /// Creates or updates a product (audited; merged per field, stamped with the server's time).
     fn save_product(&self, actor: UserId, product: &Product, now: Timestamp) -> Result<()>;
     /// Creates or updates a location (audited).
     fn save_location(&self, actor: UserId, location: &Location, now: Timestamp) -> Result<()>;

@@ -17,6 +17,7 @@
 //! the server).
 
 mod backup;
+mod catalog;
 mod db;
 mod feed;
 mod group;
@@ -34,10 +35,10 @@ use ::postgres::{Client, Config, IsolationLevel};
 use db::{Db, Manager};
 use rows::{ALERT_COLUMNS, LOCATION_COLUMNS, PRODUCT_COLUMNS};
 use smartstock_core::ids::NewRandom;
-use smartstock_core::wire::{MovementOutcome, PullPage, PushRequest};
+use smartstock_core::wire::{CatalogOutcome, CatalogPushRequest, CatalogRow, MovementOutcome, PullPage, PushRequest};
 use smartstock_core::{
-    Alert, AlertId, DeviceId, LedgerDigest, Location, LocationId, NegativeStockPolicy, Product, ProductId, Timestamp,
-    UserId,
+    Alert, AlertId, CatalogChange, DeviceId, LedgerDigest, Location, LocationId, NegativeStockPolicy, Product,
+    ProductId, Timestamp, UserId,
 };
 use std::time::Duration;
 
@@ -319,10 +320,6 @@ fn audit(
     Ok(())
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
 fn revoke_all(db: &mut Db<'_>, user: UserId) -> Result<()> {
     db.execute("UPDATE sessions SET revoked_at = 0 WHERE user_id = $1 AND revoked_at IS NULL", &[&user.0])?;
     Ok(())
@@ -579,76 +576,47 @@ impl Storage for PgStorage {
         self.connection().and_then(|mut conn| pull::pull(&mut conn.autocommit(), device, after, limit))
     }
 
-    fn save_product(&self, actor: UserId, product: &Product, now: Timestamp) -> Result<()> {
-        product.validate()?;
-        self.write(|db| {
-            // The feed number first: it takes the feed lock, so the old row read below is the one
-            // the last writer committed (as SQLite's single writer guarantees).
-            let seq = feed::next_feed_seq(db)?;
-            let old = db
-                .query_opt(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"), &[&product.id.0])?
-                .map(|r| rows::product_from_row(&r))
-                .transpose()?;
-            db.execute_unique(
-                &format!(
-                    "INSERT INTO products ({PRODUCT_COLUMNS}, feed_seq) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                     ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, name = excluded.name, \
-                     barcode = excluded.barcode, unit = excluded.unit, unit_scale = excluded.unit_scale, \
-                     reorder_point = excluded.reorder_point, reorder_qty = excluded.reorder_qty, \
-                     cost_minor = excluded.cost_minor, price_minor = excluded.price_minor, \
-                     archived = excluded.archived, negative_stock = excluded.negative_stock, \
-                     feed_seq = excluded.feed_seq"
-                ),
-                &[
-                    &product.id.0,
-                    &product.sku,
-                    &product.name,
-                    &product.barcode,
-                    &product.unit,
-                    &i64::from(product.unit_scale),
-                    &product.reorder_point,
-                    &product.reorder_qty,
-                    &product.cost_minor,
-                    &product.price_minor,
-                    &product.archived,
-                    &product.negative_stock.map(|n| n.as_str()),
-                    &seq,
-                ],
-                &format!("SKU {:?} or barcode {:?}", product.sku, product.barcode),
+    fn catalog_push(
+        &self,
+        pusher: &Pusher,
+        request: &CatalogPushRequest,
+        now: Timestamp,
+    ) -> Result<Vec<CatalogOutcome>> {
+        self.write(|db| crate::storage::catalog::push(&mut catalog::PgCatalog(db), pusher, request, now))
+    }
+
+    fn catalog_audit(&self, entity_id: Option<uuid::Uuid>) -> Result<Vec<CatalogChange>> {
+        self.read(|db| {
+            let rows = db.query(
+                "SELECT entity, entity_id, field, old_value, new_value, user_id, device_id, changed_at \
+                 FROM catalog_audit WHERE $1::uuid IS NULL OR entity_id = $1 ORDER BY seq",
+                &[&entity_id],
             )?;
-            audit(db, "product", product.id.0, actor, old.as_ref().map(json), json(product), now)
+            rows.iter()
+                .map(|r| {
+                    Ok(CatalogChange {
+                        entity: r.try_get(0)?,
+                        entity_id: r.try_get::<_, uuid::Uuid>(1)?.to_string(),
+                        field: r.try_get(2)?,
+                        old_value: r.try_get(3)?,
+                        new_value: r.try_get(4)?,
+                        user_id: UserId(r.try_get(5)?),
+                        device_id: DeviceId(r.try_get::<_, Option<uuid::Uuid>>(6)?.unwrap_or_default()),
+                        changed_at: Timestamp(r.try_get(7)?),
+                    })
+                })
+                .collect()
         })
     }
 
+    fn save_product(&self, actor: UserId, product: &Product, now: Timestamp) -> Result<()> {
+        let row = CatalogRow::Product(product.clone());
+        self.write(|db| crate::storage::catalog::save_on_server(&mut catalog::PgCatalog(db), actor, &row, now))
+    }
+
     fn save_location(&self, actor: UserId, location: &Location, now: Timestamp) -> Result<()> {
-        location.validate()?;
-        self.write(|db| {
-            let seq = feed::next_feed_seq(db)?;
-            let old = db
-                .query_opt(&format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE id = $1"), &[&location.id.0])?
-                .map(|r| rows::location_from_row(&r))
-                .transpose()?;
-            db.execute_unique(
-                &format!(
-                    "INSERT INTO locations ({LOCATION_COLUMNS}, feed_seq) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name, \
-                     kind = excluded.kind, parent_id = excluded.parent_id, archived = excluded.archived, \
-                     feed_seq = excluded.feed_seq"
-                ),
-                &[
-                    &location.id.0,
-                    &location.code,
-                    &location.name,
-                    &location.kind.as_str(),
-                    &location.parent_id.map(|p| p.0),
-                    &location.archived,
-                    &seq,
-                ],
-                &format!("location code {:?}", location.code),
-            )?;
-            audit(db, "location", location.id.0, actor, old.as_ref().map(json), json(location), now)
-        })
+        let row = CatalogRow::Location(location.clone());
+        self.write(|db| crate::storage::catalog::save_on_server(&mut catalog::PgCatalog(db), actor, &row, now))
     }
 
     fn products(&self) -> Result<Vec<Product>> {

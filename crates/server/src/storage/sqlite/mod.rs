@@ -4,6 +4,7 @@
 //!
 //! Must not: be used by more than one server process at a time (use PostgreSQL to scale out).
 
+mod catalog;
 mod feed;
 mod pull;
 mod push;
@@ -14,10 +15,10 @@ use crate::storage::{
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use rusqlite_migration::{Migrations, M};
 use smartstock_core::ids::NewRandom;
-use smartstock_core::wire::{MovementOutcome, PullPage, PushRequest};
+use smartstock_core::wire::{CatalogOutcome, CatalogPushRequest, CatalogRow, MovementOutcome, PullPage, PushRequest};
 use smartstock_core::{
-    Alert, AlertId, DeviceId, LedgerDigest, Location, LocationId, NegativeStockPolicy, Product, ProductId, Timestamp,
-    UserId,
+    Alert, AlertId, CatalogChange, DeviceId, LedgerDigest, Location, LocationId, NegativeStockPolicy, Product,
+    ProductId, Timestamp, UserId,
 };
 pub(crate) use smartstock_store::alerts::{alert_from_row, ALERT_COLUMNS};
 pub(crate) use smartstock_store::catalog::{location_from_row, product_from_row, LOCATION_COLUMNS, PRODUCT_COLUMNS};
@@ -27,6 +28,7 @@ use std::sync::{Mutex, MutexGuard};
 const SERVER_MIGRATIONS: &[&str] = &[
     include_str!("../../../../../migrations/server/sqlite/0001_init.sql"),
     include_str!("../../../../../migrations/server/sqlite/0002_alerts_by_movement.sql"),
+    include_str!("../../../../../migrations/server/sqlite/0003_catalog_merge.sql"),
 ];
 
 /// The server schema migrations.
@@ -220,10 +222,6 @@ fn audit(
         now.millis()
     ])?;
     Ok(())
-}
-
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
 }
 
 fn unique_violation(e: rusqlite::Error, what: &str) -> StorageError {
@@ -457,53 +455,45 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn save_product(&self, actor: UserId, product: &Product, now: Timestamp) -> Result<()> {
-        product.validate()?;
-        self.write(|tx| {
-            let old = tx
-                .prepare_cached(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?1"))?
-                .query_row([product.id.0], product_from_row)
-                .optional()?;
-            // The feed number just taken is the counter's value: the row carries it.
-            feed::next_feed_seq(tx)?;
-            let sql = format!(
-                "INSERT INTO products ({PRODUCT_COLUMNS}, feed_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-                 ?11, ?12, (SELECT last_seq FROM feed_counter)) {}, feed_seq = excluded.feed_seq",
-                smartstock_store::catalog::PRODUCT_UPSERT
-            );
-            smartstock_store::catalog::execute_product(&mut *tx.prepare_cached(&sql)?, product)
-                .map_err(|e| unique_violation(e, &format!("SKU {:?} or barcode {:?}", product.sku, product.barcode)))?;
-            audit(tx, "product", product.id.0, actor, old.as_ref().map(json), json(product), now)
+    fn catalog_push(
+        &self,
+        pusher: &Pusher,
+        request: &CatalogPushRequest,
+        now: Timestamp,
+    ) -> Result<Vec<CatalogOutcome>> {
+        self.write(|tx| crate::storage::catalog::push(&mut catalog::SqliteCatalog(tx), pusher, request, now))
+    }
+
+    fn catalog_audit(&self, entity_id: Option<uuid::Uuid>) -> Result<Vec<CatalogChange>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT entity, entity_id, field, old_value, new_value, user_id, device_id, changed_at \
+                 FROM catalog_audit WHERE ?1 IS NULL OR entity_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([entity_id], |r| {
+                Ok(CatalogChange {
+                    entity: r.get(0)?,
+                    entity_id: r.get::<_, uuid::Uuid>(1)?.to_string(),
+                    field: r.get(2)?,
+                    old_value: r.get(3)?,
+                    new_value: r.get(4)?,
+                    user_id: UserId(r.get(5)?),
+                    device_id: DeviceId(r.get::<_, Option<uuid::Uuid>>(6)?.unwrap_or_default()),
+                    changed_at: Timestamp(r.get(7)?),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 
+    fn save_product(&self, actor: UserId, product: &Product, now: Timestamp) -> Result<()> {
+        let row = CatalogRow::Product(product.clone());
+        self.write(|tx| crate::storage::catalog::save_on_server(&mut catalog::SqliteCatalog(tx), actor, &row, now))
+    }
+
     fn save_location(&self, actor: UserId, location: &Location, now: Timestamp) -> Result<()> {
-        location.validate()?;
-        self.write(|tx| {
-            let old = tx
-                .prepare_cached(&format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE id = ?1"))?
-                .query_row([location.id.0], location_from_row)
-                .optional()?;
-            let seq = feed::next_feed_seq(tx)?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO locations ({LOCATION_COLUMNS}, feed_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                     ON CONFLICT (id) DO UPDATE SET code = excluded.code, name = excluded.name, kind = excluded.kind, \
-                     parent_id = excluded.parent_id, archived = excluded.archived, feed_seq = excluded.feed_seq"
-                ),
-                params![
-                    location.id.0,
-                    location.code,
-                    location.name,
-                    location.kind.as_str(),
-                    location.parent_id.map(|p| p.0),
-                    location.archived,
-                    seq
-                ],
-            )
-            .map_err(|e| unique_violation(e, &format!("location code {:?}", location.code)))?;
-            audit(tx, "location", location.id.0, actor, old.as_ref().map(json), json(location), now)
-        })
+        let row = CatalogRow::Location(location.clone());
+        self.write(|tx| crate::storage::catalog::save_on_server(&mut catalog::SqliteCatalog(tx), actor, &row, now))
     }
 
     fn products(&self) -> Result<Vec<Product>> {

@@ -1,4 +1,5 @@
-//! Pull on SQLite: movements of other devices, catalog rows and alerts with a feed number after
+//! Pull on SQLite: movements of other devices, catalog rows (with their field stamps), alerts and this
+//! device's catalog notices with a feed number after
 //! the cursor, merged in feed order, at most `limit` items. The next cursor is the last feed
 //! number examined, so a page that held only the device's own movements still moves on.
 //!
@@ -24,6 +25,16 @@ fn fetch<T>(
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+fn json<T: serde::de::DeserializeOwned>(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn stamps(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<smartstock_core::Stamps> {
+    json(row, idx)
+}
+
 /// One page after `after`.
 pub(super) fn pull(conn: &Connection, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
     let limit = limit.clamp(1, 10_000);
@@ -36,22 +47,29 @@ pub(super) fn pull(conn: &Connection, device: DeviceId, after: i64, limit: u32) 
     items.extend(fetch(
         conn,
         &format!(
-            "SELECT {}, feed_seq AS seq FROM products WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2",
+            "SELECT {}, stamps, feed_seq AS seq FROM products WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2",
             super::PRODUCT_COLUMNS
         ),
         after,
         limit,
-        |r| super::product_from_row(r).map(FeedItem::Product),
+        |r| Ok(FeedItem::Product(super::product_from_row(r)?, stamps(r, 12)?)),
     )?);
     items.extend(fetch(
         conn,
         &format!(
-            "SELECT {}, feed_seq AS seq FROM locations WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2",
+            "SELECT {}, stamps, feed_seq AS seq FROM locations WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2",
             super::LOCATION_COLUMNS
         ),
         after,
         limit,
-        |r| super::location_from_row(r).map(FeedItem::Location),
+        |r| Ok(FeedItem::Location(super::location_from_row(r)?, stamps(r, 6)?)),
+    )?);
+    items.extend(fetch(
+        conn,
+        "SELECT device_id, body, feed_seq AS seq FROM catalog_notices WHERE feed_seq > ?1 ORDER BY feed_seq LIMIT ?2",
+        after,
+        limit,
+        |r| Ok(FeedItem::Notice(DeviceId(r.get(0)?), json(r, 1)?)),
     )?);
     items.extend(fetch(
         conn,

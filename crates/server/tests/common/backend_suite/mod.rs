@@ -21,12 +21,14 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 mod auth;
+mod catalog;
 mod concurrency;
 mod feed;
 mod operations;
 mod push;
 
 pub use auth::*;
+pub use catalog::*;
 pub use concurrency::*;
 pub use feed::*;
 pub use operations::*;
@@ -65,6 +67,9 @@ macro_rules! backend_tests {
             void_cancels_its_movement_once,
             pull_excludes_own_movements_and_pages,
             catalog_alerts_and_settings,
+            catalog_edits_merge_per_field_and_the_loser_is_told,
+            catalog_created_twice_offline_keeps_the_first_and_aliases_the_newcomer,
+            catalog_push_is_for_managers_and_the_device_owner,
             rate_limit_counts_per_window,
             authenticate_finds_the_session_and_counts_the_api_limit,
             pool_state_counts_connections,

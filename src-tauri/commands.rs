@@ -6,12 +6,15 @@
 
 use crate::error::{AppError, AppResult};
 use crate::ipc::{
-    AlertView, AppStatus, Catalog, CountPreview, CsvKind, ImportProgressEvent, Preferences, ProductDetail,
-    RecordedView, SessionInfo, StockPage, SyncView,
+    AlertView, AppStatus, Catalog, CountPreview, CsvKind, ImportProgressEvent, NewLocation, NewProduct, Preferences,
+    ProductDetail, RecordedView, SessionInfo, StockPage, SyncView,
 };
 use crate::notifier::describe;
 use crate::state::App;
-use smartstock_core::{AlertId, CatalogChange, LocationId, MovementId, MovementIntent, Permission, ProductId};
+use smartstock_core::wire::CatalogNotice;
+use smartstock_core::{
+    AlertId, CatalogChange, Location, LocationId, MovementId, MovementIntent, Permission, Product, ProductId,
+};
 use smartstock_store::import::{ImportOptions, ImportReport};
 use smartstock_store::outbox::RejectedMovement;
 use smartstock_store::queries::{HistoryRow, InTransit, LedgerQuery, ReorderRow, StockQuery};
@@ -294,4 +297,44 @@ pub async fn set_preferences(app: AppState<'_>, preferences: Preferences) -> App
         s.device_name = name;
     })?;
     Ok(Preferences { notify_low_stock: s.notify_low_stock, device_name: s.device_name })
+}
+
+/// Adds a product (managers and admins); it syncs like a movement.
+#[tauri::command]
+pub async fn create_product(app: AppState<'_>, product: NewProduct) -> AppResult<Product> {
+    let app = app.inner().clone();
+    blocking(move || crate::catalog::create_product(&app, product)).await
+}
+
+/// Saves a product's fields (managers and admins).
+#[tauri::command]
+pub async fn update_product(app: AppState<'_>, product: Product) -> AppResult<Product> {
+    let app = app.inner().clone();
+    blocking(move || crate::catalog::update_product(&app, product)).await
+}
+
+/// Adds a location (managers and admins).
+#[tauri::command]
+pub async fn create_location(app: AppState<'_>, location: NewLocation) -> AppResult<Location> {
+    let app = app.inner().clone();
+    blocking(move || crate::catalog::create_location(&app, location)).await
+}
+
+/// Saves a location's fields (managers and admins).
+#[tauri::command]
+pub async fn update_location(app: AppState<'_>, location: Location) -> AppResult<Location> {
+    let app = app.inner().clone();
+    blocking(move || crate::catalog::update_location(&app, location)).await
+}
+
+/// Catalog notices for the inbox: edits of this desktop that lost, rows created twice and merged.
+#[tauri::command]
+pub async fn catalog_notices(app: AppState<'_>) -> AppResult<Vec<CatalogNotice>> {
+    crate::catalog::notices(&app)
+}
+
+/// Dismisses a catalog notice.
+#[tauri::command]
+pub async fn dismiss_catalog_notice(app: AppState<'_>, notice_id: uuid::Uuid) -> AppResult<()> {
+    crate::catalog::dismiss_notice(&app, notice_id)
 }

@@ -17,12 +17,16 @@ pub struct AppError {
     pub code: String,
     /// What went wrong and what to do.
     pub message: String,
+    /// The input field at fault, when one is (`sku`, `price`, `code`, ...): a form marks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub field: Option<String>,
 }
 
 impl AppError {
     /// An error with this code and message.
     pub fn new(code: &str, message: impl Into<String>) -> AppError {
-        AppError { code: code.into(), message: message.into() }
+        AppError { code: code.into(), message: message.into(), field: None }
     }
 
     /// The user's role does not allow it.
@@ -33,7 +37,12 @@ impl AppError {
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> AppError {
-        AppError::new(e.code(), e.to_string())
+        let field = match &e {
+            StoreError::Invalid(invalid) => Some(invalid.field.clone()),
+            StoreError::Duplicate { field, .. } => Some((*field).to_string()),
+            _ => None,
+        };
+        AppError { field, ..AppError::new(e.code(), e.to_string()) }
     }
 }
 
@@ -51,7 +60,7 @@ impl From<SyncError> for AppError {
             SyncError::Server { message, .. } => message.clone(),
             other => other.to_string(),
         };
-        AppError { code, message }
+        AppError { code, message, field: None }
     }
 }
 

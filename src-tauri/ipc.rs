@@ -6,7 +6,10 @@
 
 use crate::secrets::SecretStore;
 use serde::{Deserialize, Serialize};
-use smartstock_core::{Alert, DeviceId, Location, Permission, Product, Role, UserId};
+use smartstock_core::{
+    Alert, DeviceId, Location, LocationId, LocationKind, NegativeStockPolicy, Permission, Product, ProductId, Role,
+    UserId,
+};
 use smartstock_store::queries::StockRow;
 use ts_rs::TS;
 
@@ -55,7 +58,7 @@ pub struct SyncView {
     pub state: String,
     /// Why (offline, signed out, error).
     pub reason: Option<String>,
-    /// Movements waiting for the server.
+    /// Movements and catalog edits waiting for the server.
     pub pending: u64,
     /// Movements the server refused (kept, shown in the inbox).
     pub rejected: u64,
@@ -153,4 +156,70 @@ pub struct Preferences {
     pub notify_low_stock: bool,
     /// This desktop's name on the server.
     pub device_name: String,
+}
+
+/// A new product as the form sends it; the desktop gives it its id (made here, so the product
+/// exists offline and syncs under that id).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, TS)]
+pub struct NewProduct {
+    /// Stock keeping unit, unique in the catalog.
+    pub sku: String,
+    /// Display name.
+    pub name: String,
+    /// EAN/UPC or any scanned code; unique when present.
+    pub barcode: Option<String>,
+    /// Unit name (`pcs`, `kg`).
+    pub unit: String,
+    /// Decimal places of the unit (quantities are stored as value × 10^scale).
+    pub unit_scale: u32,
+    /// Level at or below which the product is low (base units).
+    pub reorder_point: i64,
+    /// Quantity suggested for a reorder (base units).
+    pub reorder_qty: i64,
+    /// Unit cost in minor currency units.
+    pub cost_minor: i64,
+    /// Unit price in minor currency units.
+    pub price_minor: i64,
+    /// Per-product override of the negative-stock policy (`None`: the company's).
+    pub negative_stock: Option<NegativeStockPolicy>,
+}
+
+impl NewProduct {
+    /// The product with this id (not archived).
+    pub fn with_id(self, id: ProductId) -> Product {
+        Product {
+            id,
+            sku: self.sku,
+            name: self.name,
+            barcode: self.barcode,
+            unit: self.unit,
+            unit_scale: self.unit_scale,
+            reorder_point: self.reorder_point,
+            reorder_qty: self.reorder_qty,
+            cost_minor: self.cost_minor,
+            price_minor: self.price_minor,
+            archived: false,
+            negative_stock: self.negative_stock,
+        }
+    }
+}
+
+/// A new location as the form sends it; the desktop gives it its id.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, TS)]
+pub struct NewLocation {
+    /// Short unique code (`WH1`, `SHOP-2`).
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// What kind of place it is.
+    pub kind: LocationKind,
+    /// Enclosing location (a bin inside a warehouse).
+    pub parent_id: Option<LocationId>,
+}
+
+impl NewLocation {
+    /// The location with this id (not archived).
+    pub fn with_id(self, id: LocationId) -> Location {
+        Location { id, code: self.code, name: self.name, kind: self.kind, parent_id: self.parent_id, archived: false }
+    }
 }

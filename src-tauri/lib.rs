@@ -8,6 +8,7 @@
 //! Must not: hold a business rule (the core, store and sync crates do), write SQL, or keep a
 //! secret outside the OS secret store.
 
+pub mod catalog;
 pub mod commands;
 pub mod error;
 pub mod ipc;
@@ -103,6 +104,12 @@ pub fn run() {
             commands::import_csv,
             commands::preferences,
             commands::set_preferences,
+            commands::create_product,
+            commands::update_product,
+            commands::create_location,
+            commands::update_location,
+            commands::catalog_notices,
+            commands::dismiss_catalog_notice,
             updater::check_for_update,
             updater::install_update,
         ])

@@ -285,7 +285,7 @@ impl App {
         lock(&self.online).as_ref().map(|o| o.engine.clone())
     }
 
-    fn set_session(&self, session: Option<SessionInfo>) {
+    pub(crate) fn set_session(&self, session: Option<SessionInfo>) {
         *lock(&self.session) = session;
     }
 
@@ -360,7 +360,7 @@ impl App {
     }
 
     fn view_of(&self, status: Option<&SyncStatus>) -> SyncView {
-        let pending = self.store.pending_count().unwrap_or(0);
+        let pending = self.store.pending_count().unwrap_or(0) + self.store.pending_catalog_count().unwrap_or(0);
         let rejected = self.store.open_rejections().map(|r| r.len() as u64).unwrap_or(0);
         let cursor = self.store.pull_cursor().unwrap_or(0);
         let Some(status) = status else {

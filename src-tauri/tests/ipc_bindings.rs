@@ -8,10 +8,11 @@
 
 use smartstock_app::error::AppError;
 use smartstock_app::ipc::{
-    AlertView, AppStatus, Catalog, CountPreview, CsvKind, ImportProgressEvent, Preferences, ProductDetail,
-    RecordedView, SessionInfo, StockPage, SyncView,
+    AlertView, AppStatus, Catalog, CountPreview, CsvKind, ImportProgressEvent, NewLocation, NewProduct, Preferences,
+    ProductDetail, RecordedView, SessionInfo, StockPage, SyncView,
 };
 use smartstock_app::updater::{UpdateInfo, UpdateProgress};
+use smartstock_core::wire::CatalogNotice;
 use smartstock_core::{CatalogChange, Location, MovementIntent, Product};
 use smartstock_store::import::ImportReport;
 use smartstock_store::outbox::RejectedMovement;
@@ -51,6 +52,9 @@ fn export_all(dir: &Path) {
         Location,
         UpdateInfo,
         UpdateProgress,
+        NewProduct,
+        NewLocation,
+        CatalogNotice,
     );
 }
 

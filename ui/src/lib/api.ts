@@ -11,6 +11,7 @@ import type { AppError } from './bindings/AppError';
 import type { AppStatus } from './bindings/AppStatus';
 import type { Catalog } from './bindings/Catalog';
 import type { CatalogChange } from './bindings/CatalogChange';
+import type { CatalogNotice } from './bindings/CatalogNotice';
 import type { CountPreview } from './bindings/CountPreview';
 import type { CsvKind } from './bindings/CsvKind';
 import type { HistoryRow } from './bindings/HistoryRow';
@@ -18,11 +19,14 @@ import type { ImportProgressEvent } from './bindings/ImportProgressEvent';
 import type { ImportReport } from './bindings/ImportReport';
 import type { InTransit } from './bindings/InTransit';
 import type { LedgerQuery } from './bindings/LedgerQuery';
+import type { Location } from './bindings/Location';
 import type { LocationId } from './bindings/LocationId';
 import type { MovementId } from './bindings/MovementId';
 import type { UpdateInfo } from './bindings/UpdateInfo';
 import type { UpdateProgress } from './bindings/UpdateProgress';
 import type { MovementIntent } from './bindings/MovementIntent';
+import type { NewLocation } from './bindings/NewLocation';
+import type { NewProduct } from './bindings/NewProduct';
 import type { Preferences } from './bindings/Preferences';
 import type { Product } from './bindings/Product';
 import type { ProductDetail } from './bindings/ProductDetail';
@@ -38,8 +42,10 @@ import type { SyncView } from './bindings/SyncView';
 /** Whatever a command rejected with, as an `AppError`. */
 export function toAppError(e: unknown): AppError {
   if (typeof e === 'object' && e !== null && 'message' in e) {
-    const o = e as { code?: unknown; message: unknown };
-    return { code: typeof o.code === 'string' ? o.code : 'app', message: String(o.message) };
+    const o = e as { code?: unknown; message: unknown; field?: unknown };
+    const error: AppError = { code: typeof o.code === 'string' ? o.code : 'app', message: String(o.message) };
+    if (typeof o.field === 'string') error.field = o.field;
+    return error;
   }
   if (typeof e === 'string') return { code: 'app', message: e };
   return { code: 'app', message: 'Something went wrong' };
@@ -85,6 +91,12 @@ export const api = {
     call<ImportReport>('import_csv', { kind, path, dryRun, skipBadRows }),
   preferences: () => call<Preferences>('preferences'),
   setPreferences: (preferences: Preferences) => call<Preferences>('set_preferences', { preferences }),
+  createProduct: (product: NewProduct) => call<Product>('create_product', { product }),
+  updateProduct: (product: Product) => call<Product>('update_product', { product }),
+  createLocation: (location: NewLocation) => call<Location>('create_location', { location }),
+  updateLocation: (location: Location) => call<Location>('update_location', { location }),
+  catalogNotices: () => call<CatalogNotice[]>('catalog_notices'),
+  dismissCatalogNotice: (noticeId: string) => call<null>('dismiss_catalog_notice', { noticeId }),
 };
 
 /** Listens to the sync indicator's updates. */

@@ -12,4 +12,8 @@ code: string,
 /**
  * What went wrong and what to do.
  */
-message: string, };
+message: string, 
+/**
+ * The input field at fault, when one is (`sku`, `price`, `code`, ...): a form marks it.
+ */
+field?: string, };

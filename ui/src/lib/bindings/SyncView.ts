@@ -13,7 +13,7 @@ state: string,
  */
 reason: string | null, 
 /**
- * Movements waiting for the server.
+ * Movements and catalog edits waiting for the server.
  */
 pending: number, 
 /**

@@ -72,6 +72,8 @@ class AppState {
   productFrom = $state<Screen>('stock');
   highlightAlert = $state<AlertId | null>(null);
   openAlerts = $state(0);
+  /** Catalog notices not dismissed (edits that lost, rows created twice). */
+  catalogNotices = $state(0);
   locations = $state<Location[]>([]);
   recordPreset = $state<RecordPreset | null>(null);
   /** The sign-in form is shown again over a session the server ended. */
@@ -139,13 +141,17 @@ class AppState {
     }
   }
 
-  /** Recounts the inbox (open alerts; rejected movements come with the sync indicator). */
+  /** Whether the role may create and edit products and locations. */
+  get mayEditCatalog(): boolean {
+    return this.can('edit_catalog');
+  }
+
+  /** Recounts the inbox (open alerts and catalog notices; rejected movements come with the sync
+   *  indicator). A count that cannot be read keeps its last value. */
   async refreshAlertCount(): Promise<void> {
-    try {
-      this.openAlerts = (await api.alerts()).length;
-    } catch {
-      // The badge keeps its last value.
-    }
+    const [alerts, notices] = await Promise.allSettled([api.alerts(), api.catalogNotices()]);
+    if (alerts.status === 'fulfilled') this.openAlerts = alerts.value.length;
+    if (notices.status === 'fulfilled') this.catalogNotices = notices.value.length;
   }
 
   /** Locations that still take movements. */
@@ -162,6 +168,7 @@ class AppState {
     this.productFrom = 'stock';
     this.highlightAlert = null;
     this.openAlerts = 0;
+    this.catalogNotices = 0;
     this.locations = [];
     this.recordPreset = null;
     this.reauth = false;

@@ -4,7 +4,9 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, test } from 'vitest';
 import App from '../App.svelte';
 import type { AlertView } from '../lib/bindings/AlertView';
+import type { CatalogNotice } from '../lib/bindings/CatalogNotice';
 import type { Role } from '../lib/bindings/Role';
+import { app } from '../lib/state.svelte';
 import { backend, fail, movement, session, status, WH1 } from './backend';
 
 function alert(id: string, kind: AlertView['alert']['kind'], quantity: number): AlertView {
@@ -28,8 +30,25 @@ function alert(id: string, kind: AlertView['alert']['kind'], quantity: number): 
   };
 }
 
-function start(role: Role, refuse = false) {
+function notice(id: string, kind: CatalogNotice['kind'], extra: Partial<CatalogNotice> = {}): CatalogNotice {
+  return {
+    id,
+    kind,
+    entity: 'product',
+    entity_id: 'prod-1',
+    code: 'BOLT-10',
+    field: 'price',
+    lost_value: '500',
+    kept_value: '700',
+    message: 'your edit of price of BOLT-10 lost to anna on Laptop 2: kept 700',
+    at: 1_700_000_000_000,
+    ...extra,
+  };
+}
+
+function start(role: Role, refuse = false, notices: CatalogNotice[] = []) {
   let open = [alert('a-neg', 'negative_stock', -1), alert('a-low', 'low_stock', 2)];
+  let told = notices;
   let refused = [
     { movement: movement({ id: 'mov-r', kind: 'issue', delta: -3 }), code: 'unknown_location', message: 'the location was archived' },
   ];
@@ -48,6 +67,11 @@ function start(role: Role, refuse = false) {
       return null;
     },
     stock_page: () => ({ rows: [], total: 0 }),
+    catalog_notices: () => told,
+    dismiss_catalog_notice: (a) => {
+      told = told.filter((n) => n.id !== a.noticeId);
+      return null;
+    },
   });
   return api;
 }
@@ -105,6 +129,40 @@ describe('alerts and conflicts inbox', () => {
     await user.click(await screen.findByTestId('nav-alerts'));
     expect(await screen.findAllByTestId('alert-item')).toHaveLength(2);
     expect(screen.queryByTestId('resolve-alert')).toBeNull();
+  });
+
+  test('catalog notices are listed with the alerts, counted in the badge, and dismissed', async () => {
+    const user = userEvent.setup();
+    const api = start('clerk', false, [
+      notice('n-lost', 'edit_lost'),
+      notice('n-merged', 'merged', {
+        code: 'ROPE-6',
+        entity_id: 'prod-2',
+        field: 'created',
+        message: 'your new product ROPE-6 was also created on another device: merged into the existing one; its stock counts there',
+      }),
+    ]);
+    render(App);
+    await waitFor(() => expect(screen.getByTestId('alerts-badge').textContent).toBe('4'));
+    await user.click(screen.getByTestId('nav-alerts'));
+    const items = await screen.findAllByTestId('catalog-notice');
+    expect(items.map((i) => [i.dataset.kind, i.dataset.code])).toEqual([
+      ['edit_lost', 'BOLT-10'],
+      ['merged', 'ROPE-6'],
+    ]);
+    // The values are shown as the product screen shows them (cents), not as stored.
+    expect(items[0]!.textContent).toContain('Edit lost');
+    expect(items[0]!.textContent).toContain('Unit price');
+    expect(screen.getByTestId('notice-values').textContent?.replace(/\s+/g, ' ')).toMatch(/Your value 5\.00 was replaced .* 7\.00 is kept/);
+    expect(items[1]!.textContent).toContain('Created twice');
+    expect(items[1]!.textContent).toContain('merged into the existing one');
+
+    await user.click(screen.getAllByTestId('dismiss-notice')[0]!);
+    await waitFor(() => expect(screen.getAllByTestId('catalog-notice')).toHaveLength(1));
+    expect(api.of('dismiss_catalog_notice')[0]?.args).toEqual({ noticeId: 'n-lost' });
+    expect(screen.getByTestId('alerts-badge').textContent).toBe('3');
+    await user.click(screen.getByText('View product', { selector: '[data-testid=catalog-notice] button' }));
+    await waitFor(() => expect(app.productId).toBe('prod-2'));
   });
 
   test('the open-alert event opens the inbox on that alert', async () => {

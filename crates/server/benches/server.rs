@@ -144,7 +144,26 @@ struct Server {
     storage: Arc<dyn Storage>,
 }
 
-/// Serves `storage` over HTTPS on a free loopback port (call inside the runtime).
+/// Thread-name prefixes: the server's runtime (its workers and blocking pool, where storage calls
+/// run) and the clients' (the load generator), so the CPU each uses can be told apart.
+const SERVER_THREADS: &str = "bench-server";
+const CLIENT_THREADS: &str = "bench-client";
+
+/// The server's own runtime, apart from the clients' one.
+fn server_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name(SERVER_THREADS)
+            // Idle blocking threads stay, so their CPU time stays countable (`CpuProbe`).
+            .thread_keep_alive(Duration::from_secs(3600))
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+/// Serves `storage` over HTTPS on a free loopback port, on the server's runtime.
 async fn start_server(storage: Arc<dyn Storage>) -> Server {
     let settings =
         ApiSettings { login_attempts_per_minute: 1_000_000, body_limit_bytes: 16 << 20, ..ApiSettings::default() };
@@ -161,7 +180,8 @@ async fn start_server(storage: Arc<dyn Storage>) -> Server {
     listener.set_nonblocking(true).unwrap();
     let address = listener.local_addr().unwrap();
     let app = api::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum_server::from_tcp_rustls(listener, tls).unwrap().serve(app).await.unwrap() });
+    server_runtime()
+        .spawn(async move { axum_server::from_tcp_rustls(listener, tls).unwrap().serve(app).await.unwrap() });
     let http =
         reqwest::Client::builder().danger_accept_invalid_certs(true).pool_max_idle_per_host(2048).build().unwrap();
     Server { base: format!("https://{address}"), http, storage }
@@ -228,6 +248,18 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)]
 }
 
+/// What a load run measured.
+struct LoadResult {
+    p50: Duration,
+    p99: Duration,
+    /// Pushes per second achieved.
+    rate: f64,
+    /// Pushes made (each followed by a pull).
+    pushes: usize,
+    /// CPU used from the first push to the last.
+    cpu: CpuUse,
+}
+
 /// `devices` devices push one movement every `interval` and pull after each, for `rounds` rounds.
 async fn load(
     storage: Arc<dyn Storage>,
@@ -235,7 +267,8 @@ async fn load(
     devices: usize,
     rounds: usize,
     interval: Duration,
-) -> (Duration, Duration, f64) {
+    probe: &CpuProbe,
+) -> LoadResult {
     let server = Arc::new(start_server(storage).await);
     let catalog = Arc::new(catalog);
     let hash = hash_password(PASSWORD).unwrap();
@@ -243,6 +276,7 @@ async fn load(
     for i in 0..devices {
         clients.push(device(&server, &format!("device{i}"), Role::Manager, &hash).await);
     }
+    let before = tokio::task::block_in_place(|| probe.sample());
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (token, device_id, user) in clients {
@@ -271,8 +305,125 @@ async fn load(
     for task in tasks {
         all.extend(task.await.unwrap());
     }
-    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
-    (percentile(&mut all, 0.5), percentile(&mut all, 0.99), rate)
+    let elapsed = start.elapsed();
+    let cpu = tokio::task::block_in_place(|| probe.sample()).since(&before);
+    LoadResult {
+        p50: percentile(&mut all, 0.5),
+        p99: percentile(&mut all, 0.99),
+        rate: all.len() as f64 / elapsed.as_secs_f64(),
+        pushes: all.len(),
+        cpu,
+    }
+}
+
+/// Reports a load run's CPU: per push (with its pull) for the server, the load generator and the
+/// PostgreSQL backends, and how busy the machine's cores were (everything else on it included).
+fn report_cpu(name: &str, result: &LoadResult) {
+    let per_push = |ns: u64| ns as f64 / 1e6 / result.pushes.max(1) as f64;
+    let cpu = &result.cpu;
+    let ours = (cpu.server + cpu.client + cpu.postgres) as f64 / 1e9;
+    let seconds = cpu.wall.as_secs_f64();
+    eprintln!(
+        "{name}: {} pushes in {seconds:.1} s; CPU per push+pull: server {:.2} ms, load generator {:.2} ms, \
+         PostgreSQL backends {:.2} ms; cores busy {:.2} of {} (this run {:.2}, everything else {:.2})",
+        result.pushes,
+        per_push(cpu.server),
+        per_push(cpu.client),
+        per_push(cpu.postgres),
+        cpu.machine_busy_cores,
+        cpu.cores,
+        ours / seconds,
+        (cpu.machine_busy_cores - ours / seconds).max(0.0),
+    );
+}
+
+/// CPU time counters: this process's threads by runtime, the PostgreSQL backends of the run (found
+/// by the application name their connection string sets), and the machine (`/proc/stat`). Linux
+/// only; elsewhere every counter reads zero.
+struct CpuProbe {
+    /// Database URL and application name of the run's PostgreSQL connections.
+    postgres: Option<(String, String)>,
+}
+
+/// CPU used since an earlier sample (nanoseconds of CPU time).
+#[derive(Clone, Copy, Debug, Default)]
+struct CpuUse {
+    server: u64,
+    client: u64,
+    postgres: u64,
+    wall: Duration,
+    machine_busy_cores: f64,
+    cores: usize,
+}
+
+/// Raw counters at one instant.
+struct CpuSample {
+    at: Instant,
+    threads: std::collections::HashMap<u64, (String, u64)>,
+    backends: std::collections::HashMap<u64, u64>,
+    /// (busy, total) ticks of all cores.
+    machine: (u64, u64),
+}
+
+impl CpuSample {
+    fn since(&self, before: &CpuSample) -> CpuUse {
+        let mut used = CpuUse { wall: self.at - before.at, ..CpuUse::default() };
+        for (tid, (name, ns)) in &self.threads {
+            let delta = ns - before.threads.get(tid).map_or(0, |(_, b)| *b).min(*ns);
+            if name.starts_with(SERVER_THREADS) {
+                used.server += delta;
+            } else if name.starts_with(CLIENT_THREADS) {
+                used.client += delta;
+            }
+        }
+        for (pid, ns) in &self.backends {
+            used.postgres += ns - before.backends.get(pid).copied().unwrap_or(0).min(*ns);
+        }
+        let (busy, total) = (self.machine.0 - before.machine.0, self.machine.1 - before.machine.1);
+        used.cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        used.machine_busy_cores = busy as f64 / total.max(1) as f64 * used.cores as f64;
+        used
+    }
+}
+
+/// Nanoseconds on CPU of a task or process (`/proc/.../schedstat`, first field).
+fn schedstat_ns(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.split_whitespace().next()?.parse().ok()
+}
+
+impl CpuProbe {
+    fn sample(&self) -> CpuSample {
+        let mut threads = std::collections::HashMap::new();
+        for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+            let Ok(tid) = task.file_name().to_string_lossy().parse::<u64>() else { continue };
+            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if let Some(ns) = schedstat_ns(&task.path().join("schedstat")) {
+                threads.insert(tid, (name.trim().to_owned(), ns));
+            }
+        }
+        let backends = self
+            .backend_pids()
+            .into_iter()
+            .filter_map(|pid| schedstat_ns(Path::new(&format!("/proc/{pid}/schedstat"))).map(|ns| (pid, ns)));
+        CpuSample { at: Instant::now(), threads, backends: backends.collect(), machine: machine_ticks() }
+    }
+
+    fn backend_pids(&self) -> Vec<u64> {
+        let Some((url, name)) = &self.postgres else { return Vec::new() };
+        let Ok(mut client) = postgres::Client::connect(url, postgres::NoTls) else { return Vec::new() };
+        let rows = client.query("SELECT pid FROM pg_stat_activity WHERE application_name = $1", &[name]);
+        rows.into_iter().flatten().map(|r| r.get::<_, i32>(0) as u64).collect()
+    }
+}
+
+/// (busy, total) ticks of all cores since boot.
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().next() else { return (0, 0) };
+    let ticks: Vec<u64> = line.split_whitespace().skip(1).filter_map(|t| t.parse().ok()).collect();
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    (total - idle, total)
 }
 
 fn rand_offset(device: DeviceId, interval: Duration) -> u64 {
@@ -331,6 +482,12 @@ fn raw_insert_postgres(url: &str, schema: &str, rows: &[Movement]) -> f64 {
     rows.len() as f64 / start.elapsed().as_secs_f64()
 }
 
+/// `url` with `application_name` set (a connection string parameter).
+fn with_application_name(url: &str, name: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}application_name={name}")
+}
+
 fn drop_schema(url: &str, schema: &str) {
     if let Ok(mut client) = postgres::Client::connect(url, postgres::NoTls) {
         let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
@@ -350,7 +507,12 @@ fn main() {
     let count = env_usize("BENCH_MOVEMENTS", 100_000);
     let devices = env_usize("BENCH_DEVICES", 1000);
     let rounds = env_usize("BENCH_LOAD_ROUNDS", 10);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(CLIENT_THREADS)
+        .thread_keep_alive(Duration::from_secs(3600))
+        .enable_all()
+        .build()
+        .unwrap();
     let rows = sample_rows(count);
     let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     if backends.split(',').any(|b| b.trim() == "sqlite") {
@@ -371,14 +533,17 @@ fn bench_sqlite(runtime: &tokio::runtime::Runtime, dir: &Path, rows: &[Movement]
     bench_line("server.sqlite.push", served, "movements/s", raw);
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.join("load.db")).unwrap());
     let catalog = seed(storage.as_ref(), 100);
-    let (p50, p99, rate) = runtime.block_on(load(storage, catalog, devices, rounds, Duration::from_secs(1)));
-    eprintln!("load: {devices} devices x {rounds} pushes, {rate:.0} pushes/s achieved");
-    bench_line("server.sqlite.load_push_p50", p50.as_secs_f64() * 1e3, "ms", 50.0);
-    bench_line("server.sqlite.load_push_p99", p99.as_secs_f64() * 1e3, "ms", 50.0);
+    let probe = CpuProbe { postgres: None };
+    let result = runtime.block_on(load(storage, catalog, devices, rounds, Duration::from_secs(1), &probe));
+    eprintln!("load: {devices} devices x {rounds} pushes, {:.0} pushes/s achieved", result.rate);
+    report_cpu("load (SQLite)", &result);
+    bench_line("server.sqlite.load_push_p50", result.p50.as_secs_f64() * 1e3, "ms", 50.0);
+    bench_line("server.sqlite.load_push_p99", result.p99.as_secs_f64() * 1e3, "ms", 50.0);
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(dir.join("saturation.db")).unwrap());
     let catalog = seed(storage.as_ref(), 100);
-    let (_, _, saturation) = runtime.block_on(load(storage, catalog, 64, 50, Duration::ZERO));
-    bench_line("server.sqlite.saturation", saturation, "pushes/s", devices as f64);
+    let saturation = runtime.block_on(load(storage, catalog, 64, 50, Duration::ZERO, &probe));
+    report_cpu("saturation (SQLite)", &saturation);
+    bench_line("server.sqlite.saturation", saturation.rate, "pushes/s", devices as f64);
 }
 
 fn bench_postgres(runtime: &tokio::runtime::Runtime, rows: &[Movement], devices: usize, rounds: usize) {
@@ -399,21 +564,28 @@ fn bench_postgres(runtime: &tokio::runtime::Runtime, rows: &[Movement], devices:
     bench_line("server.postgres.push", served, "movements/s", raw);
     std::thread::spawn(move || drop(storage)).join().unwrap();
     let load_schema = format!("bench_load_{tag}");
+    // The load runs' connections carry an application name, so their backends' CPU can be counted.
+    let app_name = format!("smartstock_bench_{tag}");
+    let load_url = with_application_name(&url, &app_name);
+    let probe = CpuProbe { postgres: Some((url.clone(), app_name)) };
     let storage: Arc<dyn Storage> =
-        Arc::new(smartstock_server::storage::postgres::PgStorage::connect_in_schema(&url, &load_schema).unwrap());
+        Arc::new(smartstock_server::storage::postgres::PgStorage::connect_in_schema(&load_url, &load_schema).unwrap());
     let catalog = seed(storage.as_ref(), 100);
-    let (p50, p99, rate) = runtime.block_on(load(storage.clone(), catalog, devices, rounds, Duration::from_secs(1)));
-    eprintln!("load (PostgreSQL): {devices} devices x {rounds} pushes, {rate:.0} pushes/s achieved");
-    bench_line("server.postgres.load_push_p50", p50.as_secs_f64() * 1e3, "ms", 50.0);
-    bench_line("server.postgres.load_push_p99", p99.as_secs_f64() * 1e3, "ms", 50.0);
+    let result = runtime.block_on(load(storage.clone(), catalog, devices, rounds, Duration::from_secs(1), &probe));
+    eprintln!("load (PostgreSQL): {devices} devices x {rounds} pushes, {:.0} pushes/s achieved", result.rate);
+    report_cpu("load (PostgreSQL)", &result);
+    bench_line("server.postgres.load_push_p50", result.p50.as_secs_f64() * 1e3, "ms", 50.0);
+    bench_line("server.postgres.load_push_p99", result.p99.as_secs_f64() * 1e3, "ms", 50.0);
     std::thread::spawn(move || drop(storage)).join().unwrap();
     drop_schema(&url, &load_schema);
     let saturation_schema = format!("bench_saturation_{tag}");
-    let storage: Arc<dyn Storage> =
-        Arc::new(smartstock_server::storage::postgres::PgStorage::connect_in_schema(&url, &saturation_schema).unwrap());
+    let storage: Arc<dyn Storage> = Arc::new(
+        smartstock_server::storage::postgres::PgStorage::connect_in_schema(&load_url, &saturation_schema).unwrap(),
+    );
     let catalog = seed(storage.as_ref(), 100);
-    let (_, _, saturation) = runtime.block_on(load(storage.clone(), catalog, 64, 50, Duration::ZERO));
-    bench_line("server.postgres.saturation", saturation, "pushes/s", devices as f64);
+    let saturation = runtime.block_on(load(storage.clone(), catalog, 64, 50, Duration::ZERO, &probe));
+    report_cpu("saturation (PostgreSQL)", &saturation);
+    bench_line("server.postgres.saturation", saturation.rate, "pushes/s", devices as f64);
     std::thread::spawn(move || drop(storage)).join().unwrap();
     drop_schema(&url, &saturation_schema);
     drop_schema(&url, &raw_schema);

@@ -46,10 +46,25 @@ impl PgConn {
     }
 }
 
+/// How a pool's connections plan the statements they keep prepared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Plans {
+    /// A new plan at every execution, from the tables' current size. Statements stay prepared for
+    /// the connection's life, and a generic plan made while a table was small (a sequential scan)
+    /// would stay with them as the table grows: the writers' set-based statements plan afresh.
+    Custom,
+    /// PostgreSQL's default: a statement moves to a generic plan (no planning per execution)
+    /// once that costs no more than its custom plans. For the per-request lookups (a session by
+    /// its token's hash, the feed after a cursor: key and index-range reads whose plans do not
+    /// depend on the values), where planning costs more than running.
+    Generic,
+}
+
 /// Opens the pool's connections: connect, then pin `search_path` to the schema if one is given.
 pub(super) struct Manager {
     pub(super) config: Config,
     pub(super) schema: Option<String>,
+    pub(super) plans: Plans,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -58,10 +73,9 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> std::result::Result<PgConn, ::postgres::Error> {
         let mut client = self.config.connect(NoTls)?;
-        // Statements stay prepared for the connection's life; a generic plan made while a table
-        // was small (a sequential scan) would stay with them as the table grows. Custom plans are
-        // made per execution, from the table's current size.
-        client.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+        if self.plans == Plans::Custom {
+            client.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+        }
         if let Some(schema) = &self.schema {
             // quote_ident on the server: the schema name travels as a parameter, never as SQL.
             client.execute("SELECT set_config('search_path', quote_ident($1), false)", &[schema])?;

@@ -6,9 +6,13 @@
 //! movements) and runs it as one group (`storage::push::push_group`: the result each push would
 //! have had alone, in queue order) in one transaction, with one flush; every caller gets its own
 //! result. The pushes that arrive meanwhile form the next group, so groups grow with the load.
+//! The leader goes on leading until its own push has run, then hands the lead to the first push
+//! still waiting. Each waiting caller sleeps on its own ticket and is woken once: with its result
+//! or with the lead (a shared wake-up would wake every waiting thread for every group).
 //!
 //! Must not: run anything but pushes, hold the queue's mutex while the database works, or leave
-//! a caller waiting when the leader fails (a panic answers the group's pushes with an error).
+//! a caller waiting when the leader fails (a panic answers the group's pushes with an error and
+//! hands the lead on).
 
 use crate::storage::{Pusher, Result, StorageError};
 use smartstock_core::wire::{MovementOutcome, PushRequest};
@@ -33,15 +37,73 @@ pub(super) struct Job {
 
 type Outcomes = Result<Vec<MovementOutcome>>;
 
-/// A queued push and, once its group ran, its result.
+/// Where a queued push stands.
+enum Turn {
+    /// In the queue, its caller asleep.
+    Waiting,
+    /// Its caller is to lead the next groups.
+    Lead,
+    /// Its group ran: the result, until its caller takes it.
+    Done(Outcomes),
+    /// The caller took the result.
+    Taken,
+}
+
+/// A queued push, where it stands, and the wake-up of its caller.
 struct Ticket {
     job: Job,
-    result: Mutex<Option<Outcomes>>,
+    turn: Mutex<Turn>,
+    wake: Condvar,
 }
 
 impl Ticket {
-    fn result(&self) -> MutexGuard<'_, Option<Outcomes>> {
-        self.result.lock().unwrap_or_else(|p| p.into_inner())
+    fn new(job: Job) -> Ticket {
+        Ticket { job, turn: Mutex::new(Turn::Waiting), wake: Condvar::new() }
+    }
+
+    fn turn(&self) -> MutexGuard<'_, Turn> {
+        self.turn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Moves a waiting ticket on (to its result or the lead) and wakes its caller.
+    fn settle(&self, next: Turn) {
+        let mut turn = self.turn();
+        if matches!(*turn, Turn::Waiting | Turn::Lead) {
+            *turn = next;
+            self.wake.notify_one();
+        }
+    }
+
+    /// Sleeps until the ticket has its result (`Some`) or its caller is to lead (`None`; the
+    /// ticket stays queued).
+    fn wait(&self) -> Option<Outcomes> {
+        let mut turn = self.turn();
+        loop {
+            match &*turn {
+                Turn::Done(_) => return take(&mut turn),
+                Turn::Lead => {
+                    *turn = Turn::Waiting;
+                    return None;
+                }
+                Turn::Waiting | Turn::Taken => turn = self.wake.wait(turn).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+    }
+
+    /// The result, if its group ran.
+    fn result(&self) -> Option<Outcomes> {
+        take(&mut self.turn())
+    }
+}
+
+/// The result of a ticket whose group ran (the ticket is then `Taken`).
+fn take(turn: &mut Turn) -> Option<Outcomes> {
+    match std::mem::replace(turn, Turn::Taken) {
+        Turn::Done(result) => Some(result),
+        other => {
+            *turn = other;
+            None
+        }
     }
 }
 
@@ -55,35 +117,45 @@ struct Queue {
 #[derive(Default)]
 pub(super) struct GroupCommit {
     queue: Mutex<Queue>,
-    done: Condvar,
 }
 
 impl GroupCommit {
     /// Queues `job` and returns its result once a group that holds it has run. `run` gets the
     /// group's jobs in queue order and returns one result per job.
     pub(super) fn submit(&self, job: Job, run: impl Fn(&[&Job]) -> Vec<Outcomes>) -> Outcomes {
-        let ticket = Arc::new(Ticket { job, result: Mutex::new(None) });
-        let mut queue = self.lock();
-        queue.waiting.push(Arc::clone(&ticket));
-        loop {
-            if let Some(result) = ticket.result().take() {
+        let ticket = Arc::new(Ticket::new(job));
+        let leads = {
+            let mut queue = self.lock();
+            queue.waiting.push(Arc::clone(&ticket));
+            !std::mem::replace(&mut queue.leading, true)
+        };
+        if !leads {
+            if let Some(result) = ticket.wait() {
                 return result;
             }
-            if queue.leading {
-                queue = self.done.wait(queue).unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            queue.leading = true;
-            let group = take_group(&mut queue.waiting);
-            drop(queue);
+        }
+        loop {
+            let group = take_group(&mut self.lock().waiting);
             let leader = Leader { commit: self, group };
             let jobs: Vec<&Job> = leader.group.iter().map(|t| &t.job).collect();
             let results = run(&jobs);
             for (ticket, result) in leader.group.iter().zip(results) {
-                *ticket.result() = Some(result);
+                ticket.settle(Turn::Done(result));
             }
             drop(leader);
-            queue = self.lock();
+            if let Some(result) = ticket.result() {
+                self.hand_off();
+                return result;
+            }
+        }
+    }
+
+    /// The lead passes to the first push still waiting, or lapses.
+    fn hand_off(&self) {
+        let mut queue = self.lock();
+        match queue.waiting.first() {
+            Some(next) => next.settle(Turn::Lead),
+            None => queue.leading = false,
         }
     }
 
@@ -112,8 +184,8 @@ fn take_group(waiting: &mut Vec<Arc<Ticket>>) -> Vec<Arc<Ticket>> {
     group
 }
 
-/// The leader's group while it runs. On drop (also when `run` panicked) every push of the group
-/// without a result gets an error, and the next waiting caller may lead.
+/// The leader's group while it runs. On drop every push of the group without a result gets an
+/// error; when `run` panicked, the lead is handed on as the leader's caller unwinds.
 struct Leader<'g> {
     commit: &'g GroupCommit,
     group: Vec<Arc<Ticket>>,
@@ -122,15 +194,11 @@ struct Leader<'g> {
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
         for ticket in &self.group {
-            let mut result = ticket.result();
-            if result.is_none() {
-                *result = Some(Err(StorageError::Database("the push group failed; push again".into())));
-            }
+            ticket.settle(Turn::Done(Err(StorageError::Database("the push group failed; push again".into()))));
         }
-        let mut queue = self.commit.lock();
-        queue.leading = false;
-        drop(queue);
-        self.commit.done.notify_all();
+        if std::thread::panicking() {
+            self.commit.hand_off();
+        }
     }
 }
 
@@ -151,7 +219,7 @@ mod tests {
     }
 
     fn ticket(device: DeviceId) -> Arc<Ticket> {
-        Arc::new(Ticket { job: job(device), result: Mutex::new(None) })
+        Arc::new(Ticket::new(job(device)))
     }
 
     #[test]
@@ -199,6 +267,37 @@ mod tests {
         let groups = groups.lock().unwrap();
         assert_eq!(groups.iter().sum::<usize>(), 32);
         assert!(groups.len() < 32, "no two pushes shared a group: {groups:?}");
+    }
+
+    #[test]
+    fn pushes_left_behind_by_a_group_get_the_lead_and_run() {
+        // Four devices, eight pushes each: a group takes one push per device, so most pushes wait
+        // for a later group, led by a caller the lead was handed to.
+        let commit = Arc::new(GroupCommit::default());
+        let devices: Vec<DeviceId> = (0..4).map(|_| DeviceId::new_random()).collect();
+        let threads: Vec<_> = (0..32)
+            .map(|i| {
+                let (commit, device) = (Arc::clone(&commit), devices[i % 4]);
+                std::thread::spawn(move || {
+                    let mut job = job(device);
+                    job.now = Timestamp(i as i64);
+                    commit.submit(job, |jobs| {
+                        let mut seen = HashSet::new();
+                        assert!(jobs.iter().all(|j| seen.insert(j.request.device_id)), "two pushes of one device");
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                        jobs.iter().map(|j| Err(StorageError::Forbidden(j.now.millis().to_string()))).collect()
+                    })
+                })
+            })
+            .collect();
+        for (i, thread) in threads.into_iter().enumerate() {
+            match thread.join().unwrap() {
+                Err(StorageError::Forbidden(text)) => assert_eq!(text, i.to_string()),
+                other => panic!("push {i}: {other:?}"),
+            }
+        }
+        assert!(!commit.lock().leading, "the lead lapsed once the queue emptied");
+        assert!(commit.lock().waiting.is_empty());
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! concurrent pushes commit together in groups (`group.rs`). Every transaction that moves the feed
 //! also sends `NOTIFY smartstock_feed` (delivered at commit), and `listen.rs` turns the notices of
 //! other instances into event-stream wake-ups. Signed-in requests (`authenticate`) and pulls are
-//! one statement each, outside any transaction. `backup.rs` writes and restores online backups.
+//! one statement each, outside any transaction, on a pool of their own whose connections keep
+//! generic plans (`db::Plans`: planning those statements cost more than running them); the
+//! writers' pool plans every execution afresh. `backup.rs` writes and restores online backups.
 //!
 //! Must not: be called from inside an async task (the sync client blocks; use `spawn_blocking`),
 //! keep state another instance would need (everything shared lives in the database), or build SQL
@@ -32,7 +34,7 @@ use crate::storage::{
     UserRecord,
 };
 use ::postgres::{Client, Config, IsolationLevel};
-use db::{Db, Manager};
+use db::{Db, Manager, Plans};
 use rows::{ALERT_COLUMNS, LOCATION_COLUMNS, PRODUCT_COLUMNS};
 use smartstock_core::ids::NewRandom;
 use smartstock_core::wire::{CatalogOutcome, CatalogPushRequest, CatalogRow, MovementOutcome, PullPage, PushRequest};
@@ -46,8 +48,10 @@ mod embedded {
     refinery::embed_migrations!("../../migrations/server/postgres");
 }
 
-/// Most connections one server instance holds.
+/// Most connections one server instance holds for writes and reads.
 const POOL_SIZE: u32 = 16;
+/// Most connections one server instance holds for the per-request lookups (sessions, pulls).
+const LOOKUP_POOL_SIZE: u32 = 8;
 /// First key of the advisory lock held while migrating (the second is the schema's hash).
 const MIGRATION_LOCK: i32 = 0x5353_4D47; // "SSMG"
 
@@ -55,6 +59,9 @@ const MIGRATION_LOCK: i32 = 0x5353_4D47; // "SSMG"
 pub struct PgStorage {
     /// `None` only while dropping.
     pool: Option<r2d2::Pool<Manager>>,
+    /// Connections for the single-statement lookups of every request (`authenticate`, `pull`),
+    /// on generic plans (`db::Plans`). `None` only while dropping.
+    lookups: Option<r2d2::Pool<Manager>>,
     /// Where the change listener connects (the pool's database and schema).
     listen: listen::Target,
     /// Set on drop: the change listener, if started, stops.
@@ -75,11 +82,11 @@ impl Drop for PgStorage {
     /// pooled connections are closed on a plain thread when a runtime is current.
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let Some(pool) = self.pool.take() else { return };
+        let pools = (self.pool.take(), self.lookups.take());
         if tokio::runtime::Handle::try_current().is_err() {
-            return drop(pool);
+            return drop(pools);
         }
-        let closer = std::thread::Builder::new().name("pg-pool-close".into()).spawn(move || drop(pool));
+        let closer = std::thread::Builder::new().name("pg-pool-close".into()).spawn(move || drop(pools));
         if let Ok(handle) = closer {
             let _ = handle.join();
         }
@@ -119,7 +126,7 @@ impl PgStorage {
             config.connect_timeout(Duration::from_secs(10));
         }
         let listen = listen::Target { config: config.clone(), schema: schema.clone() };
-        let manager = Manager { config, schema };
+        let manager = Manager { config: config.clone(), schema: schema.clone(), plans: Plans::Custom };
         {
             let mut client = manager.config.connect(::postgres::NoTls)?;
             if let Some(schema) = &manager.schema {
@@ -131,19 +138,25 @@ impl PgStorage {
             }
             migrate(&mut client)?;
         }
-        let pool = r2d2::Pool::builder()
-            .max_size(POOL_SIZE)
-            .min_idle(Some(1))
-            // A broken connection fails its first statement and `has_broken` drops it; testing
-            // every checkout would cost a round trip per request.
-            .test_on_check_out(false)
-            .connection_timeout(Duration::from_secs(30))
-            .build_unchecked(manager);
-        Ok(PgStorage { pool: Some(pool), listen, stop: Default::default(), pushes: Default::default() })
+        let pool = build_pool(manager, POOL_SIZE);
+        let lookups = build_pool(Manager { config, schema, plans: Plans::Generic }, LOOKUP_POOL_SIZE);
+        Ok(PgStorage {
+            pool: Some(pool),
+            lookups: Some(lookups),
+            listen,
+            stop: Default::default(),
+            pushes: Default::default(),
+        })
     }
 
     fn connection(&self) -> Result<r2d2::PooledConnection<Manager>> {
         let pool = self.pool.as_ref().ok_or_else(|| StorageError::Database("the storage is closed".into()))?;
+        Ok(pool.get()?)
+    }
+
+    /// A connection for a per-request lookup (generic plans).
+    fn lookup_connection(&self) -> Result<r2d2::PooledConnection<Manager>> {
+        let pool = self.lookups.as_ref().ok_or_else(|| StorageError::Database("the storage is closed".into()))?;
         Ok(pool.get()?)
     }
 
@@ -207,6 +220,18 @@ impl PgStorage {
         db.commit()?;
         Ok(out)
     }
+}
+
+/// A pool of at most `size` connections; connections open on demand.
+fn build_pool(manager: Manager, size: u32) -> r2d2::Pool<Manager> {
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        // A broken connection fails its first statement and `has_broken` drops it; testing
+        // every checkout would cost a round trip per request.
+        .test_on_check_out(false)
+        .connection_timeout(Duration::from_secs(30))
+        .build_unchecked(manager)
 }
 
 /// The result of a group of one.
@@ -331,13 +356,14 @@ impl Storage for PgStorage {
     }
 
     fn pool_state(&self) -> PoolState {
-        let Some(pool) = self.pool.as_ref() else { return PoolState::default() };
-        let state = pool.state();
-        PoolState {
-            in_use: state.connections.saturating_sub(state.idle_connections),
-            idle: state.idle_connections,
-            max: pool.max_size(),
+        let mut total = PoolState::default();
+        for pool in [self.pool.as_ref(), self.lookups.as_ref()].into_iter().flatten() {
+            let state = pool.state();
+            total.in_use += state.connections.saturating_sub(state.idle_connections);
+            total.idle += state.idle_connections;
+            total.max += pool.max_size();
         }
+        total
     }
 
     fn ready(&self) -> Result<()> {
@@ -463,7 +489,7 @@ impl Storage for PgStorage {
         now: Timestamp,
     ) -> Result<Option<(SessionRecord, bool)>> {
         let window_start = now.millis() - now.millis().rem_euclid(limit.window_ms.max(1));
-        let mut conn = self.connection()?;
+        let mut conn = self.lookup_connection()?;
         let mut db = conn.autocommit();
         let row = db.query_opt(AUTHENTICATE, &[&&access_hash[..], &now.millis(), &window_start])?;
         let Some(row) = row else { return Ok(None) };
@@ -573,7 +599,7 @@ impl Storage for PgStorage {
 
     fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
         // One statement: one snapshot without a transaction, one round trip.
-        self.connection().and_then(|mut conn| pull::pull(&mut conn.autocommit(), device, after, limit))
+        self.lookup_connection().and_then(|mut conn| pull::pull(&mut conn.autocommit(), device, after, limit))
     }
 
     fn catalog_push(

@@ -59,18 +59,19 @@ fn part(kind: usize, table: &str, seq: &str, columns: &str) -> String {
     format!("(SELECT {} FROM {table} WHERE {seq} > $1 ORDER BY {seq} LIMIT $2)", select.join(", "))
 }
 
-/// The page query: `$1` the cursor, `$2` the most rows of each kind.
+/// The page query: `$1` the cursor, `$2` the most rows of each kind and of the whole answer (the
+/// first `$2` of the kinds merged in feed order: only rows the page can hold leave the server).
 fn page_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
-        [
+        let parts = [
             part(0, "movements", "server_seq", MOVEMENT_COLUMNS),
             part(1, "products", "feed_seq", &format!("{PRODUCT_COLUMNS}, stamps")),
             part(2, "locations", "feed_seq", &format!("{LOCATION_COLUMNS}, stamps")),
             part(3, "alerts", "feed_seq", ALERT_COLUMNS),
             part(4, "catalog_notices", "feed_seq", "device_id, body"),
-        ]
-        .join(" UNION ALL ")
+        ];
+        format!("SELECT * FROM ({}) feed ORDER BY seq LIMIT $2", parts.join(" UNION ALL "))
     })
 }
 

@@ -8,7 +8,9 @@
 // 2. A second instance (another data dir) and the first each sell the last unit offline; after
 //    both sync, the negative-stock alert is in both inboxes, each desktop raised exactly one OS
 //    notification for it (fake daemon's log), restarts did not repeat it.
-// 3. The refresh token lives in the OS keyring only: sessions resume after restarts without a
+// 3. Both desktops change the same product's price offline; after both sync they show the same
+//    (later) price, and the desktop whose edit lost has a catalog notice in its inbox.
+// 4. The refresh token lives in the OS keyring only: sessions resume after restarts without a
 //    password, and the token appears in no file under the app's data folders.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,6 +31,7 @@ const USER = 'manager';
 const PASSWORD = 'Demo-Manager-2026';
 const SKU = 'HW-00007';
 const LAST_UNIT_SKU = 'HW-00013';
+const PRICED_SKU = 'HW-00019';
 
 let server = null;
 let port = 0;
@@ -274,6 +277,37 @@ async function waitForAlert(browser, kind, sku) {
   );
 }
 
+/** Opens the product screen of `sku` the way a user does: search the stock table, Enter. */
+async function openProduct(browser, sku) {
+  await go(browser, 'stock');
+  await setField(browser, '#stock-search', sku);
+  await browser.waitUntil(
+    async () => {
+      const skus = await browser.$$('[data-testid=stock-row]').map((r) => r.getAttribute('data-sku'));
+      return skus.length > 0 && skus.every((s) => s === sku);
+    },
+    { timeout: 10000, timeoutMsg: `the stock search never showed only ${sku}` },
+  );
+  await browser.keys('Enter');
+  await browser.$('[data-testid=product-title]').waitForDisplayed({ timeout: 10000 });
+}
+
+async function shownPrice(browser, sku) {
+  await openProduct(browser, sku);
+  return browser.$('[data-testid=product-price]').getText();
+}
+
+/** Changes the product's price through its edit form; `onShot` runs with the form filled in. */
+async function editPrice(browser, sku, price, onShot) {
+  await openProduct(browser, sku);
+  await browser.$('[data-testid=edit-product]').click();
+  await setField(browser, '#pf-price', price);
+  if (onShot) await onShot();
+  await browser.$('[data-testid=save-product]').click();
+  await browser.$('[data-testid=product-saved]').waitForDisplayed({ timeout: 10000 });
+  assert.equal(await browser.$('[data-testid=product-price]').getText(), price);
+}
+
 function notifyCalls(text) {
   const log = path.join(work, 'notify.log');
   if (!fs.existsSync(log)) return [];
@@ -390,6 +424,54 @@ test('two desktops sell the last unit offline: both kept, one alert in both inbo
   const calls = notifyCalls(LAST_UNIT_SKU);
   assert.equal(calls.length, 2, `one notification per desktop, none repeated after restarts:\n${calls.join('\n')}`);
   assert.ok(calls.every((c) => c.includes('Negative stock') && c.includes('SHOP1')), calls.join('\n'));
+});
+
+test('two desktops change one price offline: both show the later price, the other desktop is told', async () => {
+  let a = await openApp(dataA);
+  await waitSync(a, 'online');
+  const before = await shownPrice(a, PRICED_SKU);
+  assert.notEqual(before, '7.00');
+  await stopServer();
+  await editPrice(a, PRICED_SKU, '5.00');
+  await waitSync(a, 'offline');
+  assert.ok((await pending(a)) >= 1, 'the offline edit waits for the server');
+  await closeApp(a);
+
+  let b = await openApp(dataB);
+  await editPrice(b, PRICED_SKU, '7.00', async () => {
+    await sleep(500); // let the webview paint the typed value
+    await shot(b, '11-edit-product');
+  });
+  await closeApp(b);
+
+  await startServer();
+  a = await openApp(dataA);
+  await waitSync(a, 'online');
+  await syncedNow(a);
+  await closeApp(a);
+
+  b = await openApp(dataB);
+  await waitSync(b, 'online');
+  await syncedNow(b);
+  assert.equal(await shownPrice(b, PRICED_SKU), '7.00', 'the later edit is kept');
+  await closeApp(b);
+
+  a = await openApp(dataA);
+  await waitSync(a, 'online');
+  await syncedNow(a);
+  assert.equal(await shownPrice(a, PRICED_SKU), '7.00', 'both desktops show the same price');
+  await go(a, 'alerts');
+  const notice = await a.$(`[data-testid=catalog-notice][data-kind=edit_lost][data-code="${PRICED_SKU}"]`);
+  await notice.waitForDisplayed({ timeout: 30000, timeoutMsg: 'the losing desktop was not told' });
+  const told = String(await notice.getText()).replace(/\s+/g, ' ');
+  assert.match(told, /Your value 5\.00 was replaced .* 7\.00 is kept/, told);
+  assert.ok(Number(await a.$('[data-testid=alerts-badge]').getText()) >= 1);
+  await notice.scrollIntoView({ block: 'center' });
+  await sleep(300);
+  await shot(a, '12-inbox-catalog-notice');
+  await notice.$('[data-testid=dismiss-notice]').click();
+  await notice.waitForExist({ reverse: true, timeout: 10000 });
+  await closeApp(a);
 });
 
 test('the refresh token is in the OS keyring and in no file the app wrote', () => {

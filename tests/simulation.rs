@@ -3,7 +3,10 @@
 //! answers, delays, answers 503 and cuts the link for periods, and restart from their SQLite file
 //! alone. After healing, every desktop's levels and ledger checksums equal the server's, the
 //! server's levels equal the level rule over its ledger, and every recorded movement is on the
-//! server exactly once.
+//! server exactly once. Desktops also edit the catalog at random (price, name, reorder point)
+//! and now and then two of them create the same new SKU offline: after healing, every desktop's
+//! products and locations equal the server's, and each SKU created twice is kept once (the
+//! newcomer's row is archived aside as an alias of the kept one).
 //!
 //! `SIM_SEEDS=N` runs seeds 1..=N (default 3); `SIM_SEED=S` runs one seed; `SIM_DEVICES` (default
 //! 5) and `SIM_STEPS` (default 150) size each run. A failing seed prints the command that
@@ -124,8 +127,8 @@ fn world(devices: usize) -> World {
     World { storage, products, locations, _dir: dir }
 }
 
-fn random_intent(rng: &mut Rng, world: &World, store: &Store) -> Option<MovementIntent> {
-    let product_id = world.products[rng.below(3) as usize];
+fn random_intent(rng: &mut Rng, world: &World, products: &[ProductId], store: &Store) -> Option<MovementIntent> {
+    let product_id = products[rng.below(products.len() as u64) as usize];
     let location_id = world.locations[rng.below(3) as usize];
     Some(match rng.below(10) {
         0..=2 => MovementIntent::Receive {
@@ -173,6 +176,53 @@ fn random_intent(rng: &mut Rng, world: &World, store: &Store) -> Option<Movement
     })
 }
 
+/// A product a desktop created during the run (its own id; it may end up an alias).
+struct Created {
+    desktop: usize,
+    id: ProductId,
+    sku: String,
+}
+
+/// Edits one field of a product this desktop may know (unknown ones are skipped: a product
+/// another desktop created may not have reached it yet).
+fn random_edit(rng: &mut Rng, desktop: &Desktop, candidates: &[ProductId]) {
+    let id = candidates[rng.below(candidates.len() as u64) as usize];
+    let Ok(mut product) = desktop.store.product(id) else { return };
+    match rng.below(3) {
+        0 => product.price_minor = rng.below(10_000) as i64,
+        1 => product.name = format!("Product {} rev {}", product.sku, rng.below(1_000)),
+        _ => product.reorder_point = rng.below(20) as i64,
+    }
+    desktop.store.update_product(desktop.actor, &product).unwrap();
+}
+
+/// Two different desktops create the product `N{k}`, each under its own id and fields.
+fn create_twice(rng: &mut Rng, desktops: &[Desktop], k: usize, created: &mut Vec<Created>) {
+    let n = desktops.len() as u64;
+    let first = rng.below(n);
+    let second = (first + 1 + rng.below(n - 1)) % n;
+    for d in [first as usize, second as usize] {
+        let product = Product {
+            id: ProductId::new_random(),
+            sku: format!("N{k}"),
+            name: format!("New {k} by desk{d}"),
+            barcode: None,
+            unit: "pcs".into(),
+            unit_scale: 0,
+            reorder_point: rng.below(5) as i64,
+            reorder_qty: 10,
+            cost_minor: 0,
+            price_minor: rng.below(1_000) as i64,
+            archived: false,
+            negative_stock: None,
+        };
+        // The second desktop may already have pulled the first one's: then it is a duplicate.
+        if desktops[d].store.create_product(desktops[d].actor, &product).is_ok() {
+            created.push(Created { desktop: d, id: product.id, sku: product.sku });
+        }
+    }
+}
+
 async fn run_seed(seed: u64, devices: usize, steps: usize) -> Result<(), String> {
     let world = world(devices);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -216,11 +266,15 @@ async fn run_seed(seed: u64, devices: usize, steps: usize) -> Result<(), String>
         });
     }
 
+    let mut created: Vec<Created> = Vec::new();
     for _ in 0..steps {
         let d = rng.below(devices as u64) as usize;
-        match rng.below(20) {
+        // Products created during the run take movements too (a desktop that has not seen one
+        // yet is refused, like a typo): a newcomer's stock must count toward the kept product.
+        let candidates: Vec<ProductId> = world.products.iter().copied().chain(created.iter().map(|c| c.id)).collect();
+        match rng.below(24) {
             0..=11 => {
-                if let Some(intent) = random_intent(&mut rng, &world, &desktops[d].store) {
+                if let Some(intent) = random_intent(&mut rng, &world, &candidates, &desktops[d].store) {
                     // Refusals (negative stock, conflicts) are part of the game.
                     let _ = desktops[d].store.record(desktops[d].actor, &intent);
                 }
@@ -229,7 +283,12 @@ async fn run_seed(seed: u64, devices: usize, steps: usize) -> Result<(), String>
                 let _ = desktops[d].engine.sync_once().await;
             }
             17 => desktops[d].restart(&base),
-            _ => proxy.set_offline(rng.below(2) == 0),
+            18 | 19 => proxy.set_offline(rng.below(2) == 0),
+            20..=22 => random_edit(&mut rng, &desktops[d], &candidates),
+            _ => {
+                let k = created.len();
+                create_twice(&mut rng, &desktops, k, &mut created);
+            }
         }
     }
 
@@ -241,12 +300,13 @@ async fn run_seed(seed: u64, devices: usize, steps: usize) -> Result<(), String>
             desktop.engine.sync_once().await.map_err(|e| format!("healed sync failed: {e}"))?;
         }
     }
-    let result = check(&world, &desktops);
+    let products: Vec<ProductId> = world.products.iter().copied().chain(created.iter().map(|c| c.id)).collect();
+    let result = check(&world, &products, &desktops).and_then(|()| check_catalog(&world, &desktops, &created));
     server.abort();
     result
 }
 
-fn check(world: &World, desktops: &[Desktop]) -> Result<(), String> {
+fn check(world: &World, products: &[ProductId], desktops: &[Desktop]) -> Result<(), String> {
     let server_levels: HashMap<(ProductId, LocationId), (i64, String)> = world
         .storage
         .stock(None)
@@ -275,7 +335,7 @@ fn check(world: &World, desktops: &[Desktop]) -> Result<(), String> {
                 ));
             }
         }
-        for product in &world.products {
+        for product in products {
             for row in desktop.store.history(*product, None, None, 100_000).map_err(|e| e.to_string())? {
                 if row.sync_state == "accepted" {
                     recorded.insert(row.movement.id);
@@ -308,6 +368,53 @@ fn check(world: &World, desktops: &[Desktop]) -> Result<(), String> {
         let (on_hand, checksum) = server_levels.get(&pair).cloned().unwrap_or_default();
         if rule != on_hand || LedgerDigest::of_all(&movements).to_string() != checksum {
             return Err(format!("server level {on_hand} differs from the level rule {rule} for {pair:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Every desktop's catalog equals the server's (as a fresh device pulls it), nothing waits to
+/// be sent, and a product created on two desktops is kept once: the desktop whose row lost
+/// keeps it archived aside, under another SKU.
+fn check_catalog(world: &World, desktops: &[Desktop], created: &[Created]) -> Result<(), String> {
+    let page = world.storage.pull(smartstock_core::DeviceId::new_random(), 0, 10_000).map_err(|e| e.to_string())?;
+    let products: HashMap<ProductId, Product> = page.products.into_iter().map(|p| (p.id, p)).collect();
+    let locations: HashMap<LocationId, Location> = page.locations.into_iter().map(|l| (l.id, l)).collect();
+    let mut skus = HashSet::new();
+    if !products.values().all(|p| skus.insert(p.sku.clone())) {
+        return Err("the server holds a SKU twice".into());
+    }
+    for c in created {
+        if !skus.contains(&c.sku) {
+            return Err(format!("{} was created on desk{} but is not on the server", c.sku, c.desktop));
+        }
+    }
+    for (i, desktop) in desktops.iter().enumerate() {
+        let waiting = desktop.store.pending_catalog_count().map_err(|e| e.to_string())?;
+        if waiting != 0 {
+            return Err(format!("desk{i} still has {waiting} catalog edits unsent after healing"));
+        }
+        for (id, kept) in &products {
+            let local = desktop.store.product(*id).map_err(|e| format!("desk{i} lacks {}: {e}", kept.sku))?;
+            if local != *kept {
+                return Err(format!("desk{i} holds {local:?} where the server has {kept:?}"));
+            }
+        }
+        for (id, kept) in &locations {
+            let local = desktop.store.location(*id).map_err(|e| format!("desk{i} lacks {}: {e}", kept.code))?;
+            if local != *kept {
+                return Err(format!("desk{i} holds {local:?} where the server has {kept:?}"));
+            }
+        }
+        for alias in created.iter().filter(|c| c.desktop == i && !products.contains_key(&c.id)) {
+            let local = desktop.store.product(alias.id).map_err(|e| e.to_string())?;
+            if !local.archived || local.sku == alias.sku {
+                return Err(format!("desk{i} kept its {} merged into another as {local:?}", alias.sku));
+            }
+        }
+        let local_locations = desktop.store.locations().map_err(|e| e.to_string())?;
+        if local_locations.len() != locations.len() {
+            return Err(format!("desk{i} has {} locations, the server {}", local_locations.len(), locations.len()));
         }
     }
     Ok(())

@@ -10,7 +10,7 @@ import { app } from '../lib/state.svelte';
 import Product from '../screens/Product.svelte';
 import Settings from '../screens/Settings.svelte';
 import Stock from '../screens/Stock.svelte';
-import { backend, fail, product, session, SHOP, WH1, type Handler } from './backend';
+import { backend, fail, product, session, SHOP, syncView, WH1, type Handler } from './backend';
 
 beforeEach(() => {
   app.locations = [WH1, SHOP];
@@ -133,6 +133,17 @@ describe('product edit form', () => {
     const form = await openEditor(user);
     await user.click(within(form).getByTestId('save-product'));
     expect((await within(form).findByTestId('form-error')).textContent).toContain('Not allowed.');
+  });
+
+  test('a sync that changed the product shows its new details without reloading the history', async () => {
+    let price = 30;
+    const api = productScreen('clerk', { product_detail: () => ({ product: product({ price_minor: price }), levels: [] }) });
+    expect((await screen.findByTestId('product-price')).textContent).toBe('0.30');
+    price = 700;
+    app.sync = syncView({ cursor: 9 });
+    await waitFor(() => expect(screen.getByTestId('product-price').textContent).toBe('7.00'));
+    expect(api.of('product_detail')).toHaveLength(2);
+    expect(api.of('ledger')).toHaveLength(1);
   });
 
   test.each(['clerk', 'viewer'] as const)('a %s sees the product but no Edit', async (role) => {

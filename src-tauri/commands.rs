@@ -81,13 +81,12 @@ pub async fn sync_now(app: AppState<'_>) -> AppResult<SyncView> {
     Ok(app.sync_view())
 }
 
-/// One page of the stock table and the number of matching rows.
+/// One page of the stock table and the number of matching rows (a lower bound for searches of
+/// one or two characters: `total_exact` false).
 #[tauri::command]
 pub async fn stock_page(app: AppState<'_>, query: StockQuery) -> AppResult<StockPage> {
-    let store = app.store().clone();
-    let rows = store.stock(&query)?;
-    let total = store.stock_count(&query)?;
-    Ok(StockPage { rows, total })
+    let (rows, total) = app.store().stock_page(&query)?;
+    Ok(StockPage { rows, total: total.rows, total_exact: total.exact })
 }
 
 /// Locations for pickers and filters.

@@ -73,8 +73,11 @@ pub struct SyncView {
 pub struct StockPage {
     /// The rows asked for.
     pub rows: Vec<StockRow>,
-    /// Rows matching the query in all.
+    /// Rows matching the query in all; when `total_exact` is false, at least this many (searches
+    /// of one or two characters count up to a bound past the page).
     pub total: u64,
+    /// Whether `total` is the whole count.
+    pub total_exact: bool,
 }
 
 /// A product with its levels per location.

@@ -72,7 +72,7 @@ impl Store {
         let writer = schema::open(&path)?;
         ensure_device(&writer)?;
         let reader = Connection::open(&path)?;
-        schema::configure(&reader)?;
+        schema::configure_reader(&reader)?;
         Ok(Store { writer: Mutex::new(writer), reader: Mutex::new(reader), clock, path })
     }
 

@@ -186,10 +186,31 @@ fn like_escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-/// Searches shorter than this (in characters) test every product; longer ones start from the
-/// indexes: the SKU prefix (`products_sku_nocase`), the barcode, and the trigram index of names
-/// (`product_names`, which cannot look up fewer than 3 characters).
+/// Searches shorter than this (in characters) test every product (reading the narrow
+/// `products_search` index, not the table); longer ones start from the indexes: the SKU prefix
+/// (`products_sku_nocase`), the barcode, and the trigram index of names (`product_names`, which
+/// cannot look up fewer than 3 characters).
 const INDEXED_SEARCH_CHARS: usize = 3;
+
+/// Short searches (one or two characters) count the stock table's rows only up to the next
+/// multiple of this past the rows asked for: one letter matches most of a large catalog, and
+/// counting all of it would test every product at every keystroke. The UI shows such a total
+/// as "1000+" and the count grows as the table is scrolled towards it.
+pub const SHORT_SEARCH_COUNT_STEP: u64 = 1000;
+
+/// Where a short search reads products in the unfiltered view: SKU, name, barcode and archived
+/// flag in SKU order, so a walk in SKU order stops after its page and a text matching nothing
+/// reads the narrow index, not the table.
+const SHORT_SEARCH_PRODUCTS: &str = "products p INDEXED BY products_search";
+
+/// How many rows the stock table has for a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct StockTotal {
+    /// The number of matching rows; when `exact` is false, a lower bound of it.
+    pub rows: u64,
+    /// Whether `rows` is the whole count (false: short searches, see `SHORT_SEARCH_COUNT_STEP`).
+    pub exact: bool,
+}
 
 /// The bound forms of the stock table's search text.
 struct StockSearch {
@@ -210,6 +231,11 @@ impl StockSearch {
             contains: escaped.as_ref().map(|e| format!("%{e}%")),
             phrase: text.map(|t| format!("\"{}\"", t.replace('"', "\"\""))),
         }
+    }
+
+    /// A search too short for the trigram index of names.
+    fn is_short(&self) -> bool {
+        self.text.as_deref().is_some_and(|t| t.chars().count() < INDEXED_SEARCH_CHARS)
     }
 
     /// The products the search matches: SKU prefix, barcode exactly, or name containing the
@@ -298,6 +324,20 @@ fn stock_select_from(query: &StockQuery, search: &StockSearch, products: &str) -
     )
 }
 
+/// The table's size when a page is its last one: fewer rows than asked for (and not a page
+/// past the end, which says nothing about where the end is).
+fn total_from_last_page(query: &StockQuery, rows: usize) -> Option<u64> {
+    let rows = rows as u64;
+    (rows < u64::from(query.limit) && (rows > 0 || query.offset == 0)).then(|| u64::from(query.offset) + rows)
+}
+
+/// The bound a short search counts to: the next multiple of `SHORT_SEARCH_COUNT_STEP` past the
+/// rows asked for, so the table can always scroll past its page.
+fn short_search_count_cap(query: &StockQuery) -> u64 {
+    let seen = u64::from(query.offset) + u64::from(query.limit);
+    (seen / SHORT_SEARCH_COUNT_STEP + 1) * SHORT_SEARCH_COUNT_STEP
+}
+
 fn stock_row(row: &Row<'_>) -> rusqlite::Result<StockRow> {
     Ok(StockRow {
         product_id: ProductId(row.get(0)?),
@@ -330,10 +370,16 @@ impl Store {
         // of products then sorts products, not all their levels.
         let select = match query.sort {
             StockSort::Sku | StockSort::Name if shows_unstocked(query) => {
+                let source = if search.is_short() && query.sort == StockSort::Sku {
+                    SHORT_SEARCH_PRODUCTS
+                } else {
+                    "products p"
+                };
                 let products = format!(
-                    "(SELECT p.* FROM products p WHERE (:archived OR p.archived = 0) AND {} \
-                     ORDER BY {order} {direction}, p.sku LIMIT :limit + :offset) p",
-                    search.predicate()
+                    "(SELECT p.* FROM {source} WHERE (:archived OR p.archived = 0) AND {} \
+                     ORDER BY {order} {direction}{} LIMIT :limit + :offset) p",
+                    search.predicate(),
+                    if query.sort == StockSort::Sku { "" } else { ", p.sku" }
                 );
                 let outer = StockSearch { text: None, prefix: None, contains: None, phrase: None };
                 stock_select_from(query, &outer, &products)
@@ -350,6 +396,40 @@ impl Store {
             out.push(stock_row(row)?);
         }
         Ok(out)
+    }
+
+    /// One page of the stock table and the table's size: what the UI asks for at each keystroke.
+    /// The size comes from the page itself when it is the last one (fewer rows than asked for);
+    /// short searches count up to a bound (see `SHORT_SEARCH_COUNT_STEP`); others count exactly
+    /// from the indexes.
+    pub fn stock_page(&self, query: &StockQuery) -> Result<(Vec<StockRow>, StockTotal)> {
+        let rows = self.stock(query)?;
+        let total = match total_from_last_page(query, rows.len()) {
+            Some(total) => StockTotal { rows: total, exact: true },
+            None if StockSearch::of(query).is_short() => {
+                self.stock_count_up_to(query, short_search_count_cap(query))?
+            }
+            None => StockTotal { rows: self.stock_count(query)?, exact: true },
+        };
+        Ok((rows, total))
+    }
+
+    /// Counts the stock table's rows for `query`, stopping at `cap` (then not `exact`).
+    pub fn stock_count_up_to(&self, query: &StockQuery, cap: u64) -> Result<StockTotal> {
+        let search = StockSearch::of(query);
+        let products = if search.is_short() && shows_unstocked(query) { SHORT_SEARCH_PRODUCTS } else { "products p" };
+        let sql = format!("SELECT COUNT(*) FROM ({} LIMIT :cap)", stock_select_from(query, &search, products));
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        bind_stock_query(&mut stmt, query, &search)?;
+        bind_present(&mut stmt, &[(":cap", &cap)])?;
+        let mut rows = stmt.raw_query();
+        let counted: i64 = match rows.next()? {
+            Some(row) => row.get(0)?,
+            None => 0,
+        };
+        Ok(StockTotal { rows: counted.max(0) as u64, exact: counted < cap })
     }
 
     /// How many rows the stock table has for `query` (its `limit`, `offset` and sort ignored),

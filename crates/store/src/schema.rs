@@ -21,6 +21,7 @@ const CLIENT_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/client/0001_ledger.sql"),
     include_str!("../../../migrations/client/0002_stock_search.sql"),
     include_str!("../../../migrations/client/0003_catalog_merge.sql"),
+    include_str!("../../../migrations/client/0004_short_search.sql"),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.
@@ -33,15 +34,34 @@ pub fn latest_version() -> usize {
     CLIENT_MIGRATIONS.len()
 }
 
-/// Sets the connection pragmas every SmartStock connection uses.
+/// Page cache of the writer connection, KiB (the default is 2 MiB): bulk imports and catalog
+/// syncs of large catalogs stay in memory.
+const WRITER_CACHE_KIB: i64 = 65_536;
+
+/// Page cache of the reader connection, KiB: what one keystroke's search reads on a catalog of
+/// 100k products (the narrow search index, the name index, the per-product pair counts, a page
+/// of rows) fits; the cache never shrinks, so a larger one only keeps the pages of full-table
+/// reads (exports, reorder lists) resident for the app's lifetime. The OS file cache keeps the
+/// rest one copy away.
+const READER_CACHE_KIB: i64 = 16_384;
+
+/// Sets the connection pragmas every SmartStock connection uses (the writer's page cache).
 pub fn configure(conn: &Connection) -> Result<()> {
+    configure_with_cache(conn, WRITER_CACHE_KIB)
+}
+
+/// Sets the pragmas of a connection that only reads (the reader's smaller page cache).
+pub fn configure_reader(conn: &Connection) -> Result<()> {
+    configure_with_cache(conn, READER_CACHE_KIB)
+}
+
+fn configure_with_cache(conn: &Connection, cache_kib: i64) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // 64 MiB of page cache (the default is 2 MiB): bulk imports and large catalogs stay in memory.
-    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
@@ -51,6 +71,8 @@ pub fn open(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
     configure(&conn)?;
     migrate(&mut conn, path)?;
+    // A migration may have read every table (a new index): its pages need not stay resident.
+    conn.execute_batch("PRAGMA shrink_memory")?;
     Ok(conn)
 }
 

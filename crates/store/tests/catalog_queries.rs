@@ -190,3 +190,83 @@ fn ledger_filters_by_kind_product_and_time_and_pages_newest_first() {
         .unwrap();
     assert!(future.is_empty());
 }
+
+/// A catalog of `n` products `W-0001`.. named "Widget 1".. (and one "Bracket"), no stock: one
+/// row each in the unfiltered table.
+fn widgets(f: &Fixture, n: usize) {
+    use smartstock_store::import::ImportOptions;
+    let mut csv = String::from("sku,name,barcode,unit,unit_scale,reorder_point,reorder_qty\n");
+    for i in 1..=n {
+        csv.push_str(&format!("W-{i:04},Widget {i},,pcs,0,0,0\n"));
+    }
+    csv.push_str("B-0001,Bracket,4006381333931,pcs,0,0,0\n");
+    let options = ImportOptions { dry_run: false, skip_bad_rows: false };
+    let report = f.store.import_products(f.actor, csv.as_bytes(), &options, &mut |_| {}).unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+}
+
+#[test]
+fn short_searches_count_up_to_a_bound_past_the_page_and_say_so() {
+    let f = Fixture::new();
+    widgets(&f, 1500);
+    let search =
+        |text: &str, offset: u32| StockQuery { search: Some(text.into()), limit: 100, offset, ..Default::default() };
+
+    let (rows, total) = f.store.stock_page(&search("w", 0)).unwrap();
+    assert_eq!(rows.len(), 100);
+    assert_eq!(rows.first().map(|r| r.sku.as_str()), Some("W-0001"), "SKU order");
+    assert_eq!((total.rows, total.exact), (1000, false), "one letter: at least 1000 rows, not all 1500 counted");
+    assert_eq!(f.store.stock_count(&search("w", 0)).unwrap(), 1500, "the full count is still there");
+
+    let (rows, total) = f.store.stock_page(&search("W", 900)).unwrap();
+    assert_eq!(rows.first().map(|r| r.sku.as_str()), Some("W-0901"));
+    assert_eq!((total.rows, total.exact), (1500, true), "scrolled to row 900: counted to 2000, found the end");
+
+    let (rows, total) = f.store.stock_page(&search("w", 1400)).unwrap();
+    assert_eq!((rows.len(), total.rows, total.exact), (100, 1500, true));
+
+    let descending = StockQuery { descending: true, ..search("wi", 0) };
+    let (rows, total) = f.store.stock_page(&descending).unwrap();
+    assert_eq!(rows.first().map(|r| r.sku.as_str()), Some("W-1500"), "descending SKU order");
+    assert!(!total.exact && total.rows == 1000);
+
+    // Names, barcodes and SKUs all match short texts, case-insensitively, like long ones.
+    let skus = |text: &str| {
+        let (rows, total) = f.store.stock_page(&search(text, 0)).unwrap();
+        assert!(total.exact && total.rows == rows.len() as u64, "{text:?}: a last page is its own count");
+        rows.into_iter().map(|r| r.sku).collect::<Vec<_>>()
+    };
+    assert_eq!(skus("aC"), ["B-0001"], "name contains");
+    assert_eq!(skus("b-"), ["B-0001"], "SKU prefix");
+    assert!(skus("zq").is_empty(), "nothing matches");
+    assert_eq!(skus("Bracket"), ["B-0001"]);
+    assert_eq!(skus("4006381333931"), ["B-0001"], "barcode");
+    assert_eq!(skus("widget 1499"), ["W-1499"]);
+
+    // Longer texts are counted exactly from the indexes, however many rows match.
+    let (_, total) = f.store.stock_page(&search("widget", 0)).unwrap();
+    assert_eq!((total.rows, total.exact), (1500, true));
+    // A page past the end says nothing about the end: the count does.
+    let (rows, total) = f.store.stock_page(&search("widget", 5000)).unwrap();
+    assert_eq!((rows.len(), total.rows, total.exact), (0, 1500, true));
+    let (rows, total) = f.store.stock_page(&search("w", 5000)).unwrap();
+    assert_eq!((rows.len(), total.rows, total.exact), (0, 1500, true), "a bound past the end is the exact count");
+}
+
+#[test]
+fn short_searches_bound_the_count_in_filtered_views_too() {
+    let f = Fixture::new();
+    widgets(&f, 1200);
+    let l = f.location("WH1");
+    for sku in ["W-0001", "W-0002", "B-0001"] {
+        let p = f.store.product_by_code(sku).unwrap();
+        f.receive(p.id, l, 3);
+    }
+    let at =
+        |text: &str| StockQuery { search: Some(text.into()), location_id: Some(l), limit: 2, ..Default::default() };
+    let (rows, total) = f.store.stock_page(&at("w")).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((total.rows, total.exact), (2, true), "two levels at WH1 match: counted below the bound");
+    let capped = f.store.stock_count_up_to(&StockQuery { search: Some("w".into()), ..Default::default() }, 10).unwrap();
+    assert_eq!((capped.rows, capped.exact), (10, false));
+}

@@ -66,7 +66,7 @@ function start(role: Role, refuse = false, notices: CatalogNotice[] = []) {
       open = open.filter((x) => x.alert.id !== a.alertId);
       return null;
     },
-    stock_page: () => ({ rows: [], total: 0 }),
+    stock_page: () => ({ rows: [], total: 0, total_exact: true }),
     catalog_notices: () => told,
     dismiss_catalog_notice: (a) => {
       told = told.filter((n) => n.id !== a.noticeId);

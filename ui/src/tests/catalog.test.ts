@@ -154,7 +154,7 @@ describe('product edit form', () => {
 
   test('a clerk sees no New product and no location actions', async () => {
     app.session = session('clerk');
-    backend({ stock_page: () => ({ rows: [], total: 0 }), preferences: () => ({ notify_low_stock: false, device_name: 'till' }) });
+    backend({ stock_page: () => ({ rows: [], total: 0, total_exact: true }), preferences: () => ({ notify_low_stock: false, device_name: 'till' }) });
     render(Stock);
     await screen.findByTestId('stock-total');
     expect(screen.queryByTestId('new-product')).toBeNull();
@@ -170,7 +170,7 @@ describe('new product', () => {
     const user = userEvent.setup();
     app.session = session('manager');
     const api = backend({
-      stock_page: () => ({ rows: [], total: 0 }),
+      stock_page: () => ({ rows: [], total: 0, total_exact: true }),
       create_product: (a) => {
         const p = a.product as NewProduct;
         return { ...p, id: 'prod-new', archived: false } satisfies ProductT;

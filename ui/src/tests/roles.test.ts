@@ -11,7 +11,7 @@ function start(role: Role, sync = syncView()) {
     app_status: () => status(session(role), { sync }),
     catalog: () => ({ locations: [WH1] }),
     alerts: () => [],
-    stock_page: () => ({ rows: [], total: 0 }),
+    stock_page: () => ({ rows: [], total: 0, total_exact: true }),
     in_transit: () => [],
     preferences: () => ({ notify_low_stock: false, device_name: 'till-1' }),
   });

@@ -23,7 +23,7 @@ function signInBackend(opts: { mustChange: boolean; refuseChange?: string }) {
     },
     catalog: () => ({ locations: [] }),
     alerts: () => [],
-    stock_page: () => ({ rows: [], total: 0 }),
+    stock_page: () => ({ rows: [], total: 0, total_exact: true }),
   });
   return api;
 }
@@ -100,7 +100,7 @@ describe('first run', () => {
       work_offline: () => (current = session('admin', { server_url: null, username: 'local', offline_only: true })),
       catalog: () => ({ locations: [] }),
       alerts: () => [],
-      stock_page: () => ({ rows: [], total: 0 }),
+      stock_page: () => ({ rows: [], total: 0, total_exact: true }),
     });
     render(App);
     expect(screen.queryByTestId('secret-store-notice')).toBeNull();

@@ -28,9 +28,10 @@ describe('stock table', () => {
               stockRow(3, { sku: 'BOLT-16', name: 'Hex bolt M16', on_hand: 1250, unit_scale: 2, unit: 'kg' }),
             ],
             total: 3,
+            total_exact: true,
           } satisfies StockPage;
         }
-        return { rows: [stockRow(9)], total: 1 } satisfies StockPage;
+        return { rows: [stockRow(9)], total: 1, total_exact: true } satisfies StockPage;
       },
     });
     render(Stock);
@@ -63,8 +64,8 @@ describe('stock table', () => {
       stock_page: (a) => {
         const q = queryOf(a);
         if (q.search === 'AB') return slow.promise;
-        if (q.search === 'ABC') return { rows: [stockRow(3, { sku: 'ABC-NEW' })], total: 1 };
-        return { rows: [], total: 0 };
+        if (q.search === 'ABC') return { rows: [stockRow(3, { sku: 'ABC-NEW' })], total: 1, total_exact: true };
+        return { rows: [], total: 0, total_exact: true };
       },
     });
     render(Stock);
@@ -74,7 +75,7 @@ describe('stock table', () => {
     await user.type(search, 'C');
     await waitFor(() => expect(screen.getAllByTestId('stock-row')[0]?.dataset.sku).toBe('ABC-NEW'));
 
-    slow.resolve({ rows: [stockRow(1, { sku: 'AB-OLD' }), stockRow(2, { sku: 'AB-OLD2' })], total: 2 });
+    slow.resolve({ rows: [stockRow(1, { sku: 'AB-OLD' }), stockRow(2, { sku: 'AB-OLD2' })], total: 2, total_exact: true });
     await new Promise((r) => setTimeout(r, 30));
     expect(screen.getAllByTestId('stock-row').map((r) => r.dataset.sku)).toEqual(['ABC-NEW']);
     expect(screen.getByTestId('stock-total').textContent).toBe('1');
@@ -86,7 +87,7 @@ describe('stock table', () => {
       stock_page: (a) => {
         const q = queryOf(a);
         const rows = Array.from({ length: q.limit }, (_, i) => stockRow(q.offset + i));
-        return { rows, total: 500_000 };
+        return { rows, total: 500_000, total_exact: true };
       },
     });
     render(Stock);
@@ -110,9 +111,40 @@ describe('stock table', () => {
     );
   });
 
+  test('a short search shows its lower-bound total with a plus, raised as the table scrolls', async () => {
+    const user = userEvent.setup();
+    const api = backend({
+      stock_page: (a): StockPage => {
+        const q = queryOf(a);
+        const rows = Array.from({ length: q.limit }, (_, i) => stockRow(q.offset + i));
+        if (q.search === 'h') {
+          // What the store answers for a one-letter search: at least the next thousand past the page.
+          return { rows, total: (Math.floor((q.offset + q.limit) / 1000) + 1) * 1000, total_exact: false };
+        }
+        return { rows, total: 5000, total_exact: true };
+      },
+    });
+    render(Stock);
+    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('5000'));
+    await user.type(screen.getByRole('searchbox'), 'h');
+    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('1000+'));
+    expect(screen.getByRole('grid').getAttribute('aria-rowcount')).toBe('-1');
+
+    // End goes to the last row counted so far: its page raises the bound.
+    screen.getByRole('grid').focus();
+    await user.keyboard('{End}');
+    await waitFor(() => expect(api.of('stock_page').some((c) => queryOf(c.args).offset === 900)).toBe(true));
+    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('2000+'));
+
+    // A new search starts from its own first answer, exact again.
+    await user.clear(screen.getByRole('searchbox'));
+    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('5000'));
+    expect(screen.getByRole('grid').getAttribute('aria-rowcount')).toBe('5001');
+  });
+
   test('Enter on a row opens the Product screen', async () => {
     const user = userEvent.setup();
-    backend({ stock_page: () => ({ rows: [stockRow(1), stockRow(2)], total: 2 }) });
+    backend({ stock_page: () => ({ rows: [stockRow(1), stockRow(2)], total: 2, total_exact: true }) });
     render(Stock);
     await waitFor(() => expect(screen.getAllByTestId('stock-row')).toHaveLength(2));
     screen.getByRole('grid').focus();

@@ -10,6 +10,11 @@ export type StockPage = {
  */
 rows: Array<StockRow>, 
 /**
- * Rows matching the query in all.
+ * Rows matching the query in all; when `total_exact` is false, at least this many (searches
+ * of one or two characters count up to a bound past the page).
  */
-total: number, };
+total: number, 
+/**
+ * Whether `total` is the whole count.
+ */
+total_exact: boolean, };

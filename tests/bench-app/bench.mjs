@@ -183,12 +183,13 @@ async function main() {
     const startedAt = processStartMs(pid);
     if (shownAt == null) throw new Error('no stock:filter measure for the first rows');
     starts.push(shownAt - startedAt);
-    const [origin, query] = await browser.execute(() => {
+    const [origin, query, script, status] = await browser.execute(() => {
       const m = performance.getEntriesByName('stock:filter');
-      return [performance.timeOrigin, m.length ? m[0].startTime : null];
+      const at = (name) => performance.getEntriesByName(name)[0]?.startTime ?? NaN;
+      return [performance.timeOrigin, m.length ? m[0].startTime : null, at('app:script'), at('app:status')];
     });
     console.error(
-      `  page load began ${(origin - startedAt).toFixed(0)} ms after the process start; first stock query at +${query?.toFixed(0)} ms, rows at +${(shownAt - origin).toFixed(0)} ms`,
+      `  page load began ${(origin - startedAt).toFixed(0)} ms after the process start; bundle ran at +${script.toFixed(0)} ms, status in at +${status.toFixed(0)} ms, first stock query at +${query?.toFixed(0)} ms, rows at +${(shownAt - origin).toFixed(0)} ms`,
     );
     console.error(`start run ${run + 1}: ${(shownAt - startedAt).toFixed(0)} ms to rows (pid ${pid})`);
     if (run < startRuns - 1) {

@@ -4,8 +4,10 @@ import { beforeEach, describe, expect, test } from 'vitest';
 import type { StockPage } from '../lib/bindings/StockPage';
 import type { StockQuery } from '../lib/bindings/StockQuery';
 import { app } from '../lib/state.svelte';
+import App from '../App.svelte';
+import type { AppStatus } from '../lib/bindings/AppStatus';
 import Stock from '../screens/Stock.svelte';
-import { backend, deferred, session, SHOP, stockRow, WH1 } from './backend';
+import { backend, deferred, session, SHOP, status, stockRow, WH1 } from './backend';
 
 const queryOf = (args: Record<string, unknown>) => args.query as StockQuery;
 
@@ -151,5 +153,43 @@ describe('stock table', () => {
     await user.keyboard('{ArrowDown}{ArrowDown}{Enter}');
     expect(app.screen).toBe('product');
     expect(app.productId).toBe('prod-2');
+  });
+});
+
+describe('start-up', () => {
+  test('the first stock page is asked for with the app status and shown from that answer', async () => {
+    const statusAnswer = deferred<AppStatus>();
+    const api = backend({
+      app_status: () => statusAnswer.promise,
+      catalog: () => ({ locations: [WH1] }),
+      alerts: () => [],
+      stock_page: () => ({ rows: [stockRow(1, { sku: 'FIRST-1' })], total: 1, total_exact: true }),
+    });
+    app.reset();
+    render(App);
+    await waitFor(() => expect(api.of('stock_page')).toHaveLength(1));
+    expect(queryOf(api.of('stock_page')[0]!.args)).toMatchObject({ search: null, sort: 'sku', limit: 100, offset: 0 });
+    expect(api.of('app_status')).toHaveLength(1);
+
+    statusAnswer.resolve(status(session('clerk')));
+    await waitFor(() => expect(screen.getAllByTestId('stock-row')[0]?.dataset.sku).toBe('FIRST-1'));
+    expect(api.of('stock_page')).toHaveLength(1);
+  });
+
+  test('without a session the prefetched page is dropped: the table asks again after sign-in', async () => {
+    const api = backend({
+      app_status: () => status(null),
+      catalog: () => ({ locations: [WH1] }),
+      alerts: () => [],
+      work_offline: () => session('admin', { offline_only: true, server_url: null }),
+      stock_page: () => ({ rows: [stockRow(2, { sku: 'AFTER-2' })], total: 1, total_exact: true }),
+    });
+    app.reset();
+    render(App);
+    await screen.findByTestId('work-offline');
+    expect(api.of('stock_page')).toHaveLength(1);
+    await userEvent.setup().click(screen.getByTestId('work-offline'));
+    await waitFor(() => expect(screen.getAllByTestId('stock-row')[0]?.dataset.sku).toBe('AFTER-2'));
+    expect(api.of('stock_page')).toHaveLength(2);
   });
 });

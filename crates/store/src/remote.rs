@@ -15,7 +15,7 @@ use crate::error::{Result, StoreError};
 use crate::ledger::{insert_remote, WriteCache};
 use crate::Store;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use smartstock_core::merge::Stamps;
+use smartstock_core::merge::{FieldStamp, Stamps};
 use smartstock_core::wire::{CatalogRow, PullPage};
 use smartstock_core::{Location, Product, Timestamp};
 use std::collections::HashMap;
@@ -183,10 +183,8 @@ fn apply_page(tx: &Connection, cache: &mut WriteCache, page: &PullPage, applied:
         catalog_sync::merge_from_server(tx, &CatalogRow::Location(location.clone()), stamps_of(location.id.0))?;
         applied.locations += 1;
     }
-    for product in &page.products {
-        catalog_sync::merge_from_server(tx, &CatalogRow::Product(product.clone()), stamps_of(product.id.0))?;
-        applied.products += 1;
-    }
+    apply_products(tx, &page.products, &stamps_of)?;
+    applied.products += page.products.len() as u64;
     for movement in &page.movements {
         applied.movements += u64::from(insert_remote(tx, cache, movement)?);
     }
@@ -198,5 +196,115 @@ fn apply_page(tx: &Connection, cache: &mut WriteCache, page: &PullPage, applied:
         catalog_sync::store_notice(tx, notice)?;
         applied.notices += 1;
     }
+    Ok(())
+}
+
+/// Rows per multi-row statement of a pull's bulk writes, largest first: the product-name index
+/// (FTS5) flushes its pending terms at the end of every statement, so a statement per product
+/// costs several times one per chunk; fewer statements also mean fewer round trips into SQLite.
+const CHUNKS: [usize; 3] = [256, 16, 1];
+
+/// Calls `write` with `rows` split into chunks of the `CHUNKS` sizes (a few prepared statements
+/// serve any count).
+fn in_chunks<T>(rows: &[T], mut write: impl FnMut(&[T]) -> Result<()>) -> Result<()> {
+    let mut rest = rows;
+    for size in CHUNKS {
+        while rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            write(chunk)?;
+            rest = tail;
+        }
+    }
+    Ok(())
+}
+
+/// `INSERT INTO <table> (<columns>) VALUES (?, …), … <tail>` for `rows` rows.
+fn multi_row_sql(head: &str, columns: usize, rows: usize, tail: &str) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    format!("{head} VALUES {} {tail}", vec![row.as_str(); rows].join(", "))
+}
+
+/// A page's products: those this device holds stamps for merge field by field
+/// (`catalog_sync::merge_from_server`); the others take the server's row and stamps as they
+/// are (what that merge gives them), written many to a statement.
+fn apply_products<'s>(tx: &Connection, products: &[Product], stamps_of: &impl Fn(Uuid) -> &'s Stamps) -> Result<()> {
+    let mut unstamped = Vec::with_capacity(products.len());
+    for product in products {
+        if catalog_sync::load_stamps(tx, product.id.0)?.is_empty() {
+            unstamped.push(product);
+        } else {
+            catalog_sync::merge_from_server(tx, &CatalogRow::Product(product.clone()), stamps_of(product.id.0))?;
+        }
+    }
+    in_chunks(&unstamped, |chunk| upsert_products(tx, chunk))?;
+    let mut stamps: Vec<(Uuid, &str, &FieldStamp)> = unstamped
+        .iter()
+        .flat_map(|p| stamps_of(p.id.0).iter().map(move |(field, stamp)| (p.id.0, field.as_str(), stamp)))
+        .collect();
+    // Key order: the stamps table is keyed by (entity, field); sorted writes touch each page once.
+    stamps.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    in_chunks(&stamps, |chunk| save_stamp_rows(tx, chunk))
+}
+
+const PRODUCT_COLUMN_COUNT: usize = 12;
+
+/// Upserts server products in one statement; a unique-code clash is retried row by row, so the
+/// error names the product.
+fn upsert_products(tx: &Connection, chunk: &[&Product]) -> Result<()> {
+    let sql = multi_row_sql(
+        &format!("INSERT INTO products ({})", crate::catalog::PRODUCT_COLUMNS),
+        PRODUCT_COLUMN_COUNT,
+        chunk.len(),
+        crate::catalog::PRODUCT_UPSERT,
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut index = 0;
+    let mut bind = |value: &dyn rusqlite::ToSql| {
+        index += 1;
+        stmt.raw_bind_parameter(index, value)
+    };
+    for p in chunk {
+        bind(&p.id.0)?;
+        bind(&p.sku)?;
+        bind(&p.name)?;
+        bind(&p.barcode)?;
+        bind(&p.unit)?;
+        bind(&p.unit_scale)?;
+        bind(&p.reorder_point)?;
+        bind(&p.reorder_qty)?;
+        bind(&p.cost_minor)?;
+        bind(&p.price_minor)?;
+        bind(&p.archived)?;
+        bind(&p.negative_stock.map(|n| n.as_str()))?;
+    }
+    match stmt.raw_execute() {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            chunk.iter().try_for_each(|p| upsert_product(tx, p))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Upserts field stamps `(entity id, field, stamp)` in one statement.
+fn save_stamp_rows(tx: &Connection, chunk: &[(Uuid, &str, &FieldStamp)]) -> Result<()> {
+    let sql = multi_row_sql(
+        "INSERT INTO catalog_stamps (entity_id, field, hlc_wall, hlc_counter, device_id, user_id)",
+        6,
+        chunk.len(),
+        "ON CONFLICT (entity_id, field) DO UPDATE SET hlc_wall = excluded.hlc_wall, \
+         hlc_counter = excluded.hlc_counter, device_id = excluded.device_id, user_id = excluded.user_id",
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut index = 0;
+    for (id, field, stamp) in chunk {
+        let values: [&dyn rusqlite::ToSql; 6] =
+            [id, field, &stamp.hlc.wall, &stamp.hlc.counter, &stamp.device_id.0, &stamp.user_id.0];
+        for value in values {
+            index += 1;
+            stmt.raw_bind_parameter(index, value)?;
+        }
+    }
+    stmt.raw_execute()?;
     Ok(())
 }

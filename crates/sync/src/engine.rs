@@ -287,9 +287,9 @@ impl SyncEngine {
         Ok(report)
     }
 
-    /// Pushes the outbox in batches, in `device_seq` order. The outcomes of one batch are
-    /// written while the next batch is read and sent (the server answers in order, so a batch
-    /// is only sent once the previous one is answered).
+    /// Pushes the outbox in batches, in `device_seq` order. The next batch is read while the
+    /// current one is out, and the outcomes of one batch are written while the next is sent (the
+    /// server answers in order, so a batch is only sent once the previous one is answered).
     async fn push_all(&self, report: &mut SyncReport) -> Result<()> {
         let mut recoveries = 0u32;
         loop {
@@ -337,7 +337,11 @@ impl SyncEngine {
         let mut writing: Option<tokio::task::JoinHandle<smartstock_store::Result<AckSummary>>> = None;
         let outcome = loop {
             let Some(last) = batch.last().map(|m| m.device_seq) else { break Ok(()) };
-            let response = match self.client.push(device, &batch).await {
+            // The next batch does not depend on this answer: read it while the request is out.
+            let store = self.store.clone();
+            let next = blocking(move || store.pending_after(last, limit));
+            let (response, next) = tokio::join!(self.client.push(device, &batch), next);
+            let response = match response {
                 Ok(response) => response,
                 Err(e) => break Err(e),
             };
@@ -347,8 +351,10 @@ impl SyncEngine {
             report.pushed += batch.len() as u64;
             let store = self.store.clone();
             writing = Some(tokio::task::spawn_blocking(move || store.acknowledge(&response.outcomes)));
-            let store = self.store.clone();
-            batch = blocking(move || store.pending_after(last, limit)).await?;
+            batch = match next {
+                Ok(next) => next,
+                Err(e) => break Err(e),
+            };
         };
         // Every answer received is written before returning, whatever happened after it.
         if let Some(previous) = writing.take() {
@@ -441,10 +447,12 @@ impl SyncEngine {
 }
 
 /// Pull pages fetched ahead of the local writes.
-const PULL_AHEAD: usize = 8;
+const PULL_AHEAD: usize = 12;
 
-/// Most movements written in one local transaction while pulling.
-const APPLY_ROWS: usize = 50_000;
+/// Most movements written in one local transaction while pulling. Larger writes touch each
+/// level once for more movements and commit less often (a first sync writes every level about
+/// once per transaction); a local record waits for at most one such write.
+const APPLY_ROWS: usize = 100_000;
 
 /// Adds a written batch of outcomes to the report.
 fn count(

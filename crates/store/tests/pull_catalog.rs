@@ -1,0 +1,120 @@
+//! Pulled catalog rows: products new to this device are written many to a statement (the bulk
+//! path of a first sync), products it stamped itself merge field by field, and a unique-code
+//! clash still names the product, whatever the chunk it came in.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use common::{product, Fixture, T0};
+use smartstock_core::merge::{stamp_fields, CatalogFields, FieldStamp, Stamps};
+use smartstock_core::wire::{CatalogEntity, EntityStamps, PullPage, WIRE_VERSION};
+use smartstock_core::{DeviceId, Hlc, Product, UserId};
+use uuid::Uuid;
+
+fn server_stamps(p: &Product, wall: i64) -> Stamps {
+    let stamp =
+        FieldStamp { hlc: Hlc { wall, counter: 0 }, device_id: DeviceId(Uuid::nil()), user_id: UserId(Uuid::nil()) };
+    stamp_fields(p.fields().into_iter().map(|(f, _)| f), stamp)
+}
+
+fn page(products: Vec<(Product, Stamps)>, next_after: i64) -> PullPage {
+    PullPage {
+        v: WIRE_VERSION,
+        movements: vec![],
+        stamps: products
+            .iter()
+            .map(|(p, s)| EntityStamps { entity: CatalogEntity::Product, id: p.id.0, stamps: s.clone() })
+            .collect(),
+        products: products.into_iter().map(|(p, _)| p).collect(),
+        locations: vec![],
+        alerts: vec![],
+        notices: vec![],
+        next_after,
+        has_more: false,
+    }
+}
+
+fn names_index_is_consistent(f: &Fixture) {
+    f.raw().execute("INSERT INTO product_names (product_names) VALUES ('integrity-check')", []).unwrap();
+}
+
+#[test]
+fn many_new_products_are_stored_with_their_stamps_and_found_by_name() {
+    let f = Fixture::new();
+    // 300 = 256 + 2 × 16 + 12 × 1: every chunk size.
+    let products: Vec<(Product, Stamps)> = (0..300)
+        .map(|i| {
+            let mut p = product(&format!("BULK-{i:04}"));
+            p.barcode = Some(format!("900{i:010}"));
+            let stamps = server_stamps(&p, T0 - 1000 + i);
+            (p, stamps)
+        })
+        .collect();
+    let applied = f.store.apply_pull(&page(products.clone(), 7)).unwrap();
+    assert_eq!((applied.products, applied.cursor), (300, 7));
+    for (p, stamps) in &products {
+        assert_eq!(&f.store.product(p.id).unwrap(), p);
+        assert_eq!(&f.store.catalog_stamps(p.id.0).unwrap(), stamps);
+    }
+    assert_eq!(f.store.product_by_code("9000000000123").unwrap().sku, "BULK-0123");
+    names_index_is_consistent(&f);
+
+    // The same rows again (a page fetched twice) change nothing.
+    f.store.apply_pull(&page(products.clone(), 8)).unwrap();
+    assert_eq!(&f.store.product(products[299].0.id).unwrap(), &products[299].0);
+    names_index_is_consistent(&f);
+}
+
+#[test]
+fn a_product_this_device_stamped_merges_per_field_beside_new_ones() {
+    let f = Fixture::new();
+    let mut local = product("MINE-1");
+    f.store.create_product(f.actor, &local).unwrap();
+    local.name = "Named here".into();
+    f.store.update_product(f.actor, &local).unwrap();
+
+    // The server has an older name and a newer price for it, and 40 products this device never saw.
+    let mut server = local.clone();
+    server.name = "Named on the server".into();
+    server.price_minor = 999;
+    let mut stamps = server_stamps(&server, T0 - 60_000);
+    stamps.get_mut("price").unwrap().hlc = Hlc { wall: T0 + 60_000, counter: 0 };
+    let mut rows: Vec<(Product, Stamps)> = (0..40)
+        .map(|i| {
+            let p = product(&format!("NEW-{i:02}"));
+            let s = server_stamps(&p, T0);
+            (p, s)
+        })
+        .collect();
+    rows.insert(17, (server, stamps));
+    assert_eq!(f.store.apply_pull(&page(rows.clone(), 3)).unwrap().products, 41);
+
+    let merged = f.store.product(local.id).unwrap();
+    assert_eq!((merged.name.as_str(), merged.price_minor), ("Named here", 999));
+    for (p, _) in rows.iter().filter(|(p, _)| p.id != local.id) {
+        assert_eq!(&f.store.product(p.id).unwrap(), p);
+    }
+    names_index_is_consistent(&f);
+}
+
+#[test]
+fn a_new_product_whose_sku_another_local_product_holds_is_refused_by_name_and_nothing_is_written() {
+    let f = Fixture::new();
+    f.product("TAKEN-1");
+    let mut rows: Vec<(Product, Stamps)> = (0..20)
+        .map(|i| {
+            let p = product(&format!("FINE-{i:02}"));
+            let s = server_stamps(&p, T0);
+            (p, s)
+        })
+        .collect();
+    let clash = product("TAKEN-1");
+    rows.insert(5, (clash.clone(), server_stamps(&clash, T0)));
+
+    let error = f.store.apply_pull(&page(rows.clone(), 9)).unwrap_err().to_string();
+    assert!(error.contains("\"TAKEN-1\"") && error.contains("catalog merge"), "{error}");
+    assert_eq!(f.store.pull_cursor().unwrap(), 0);
+    assert!(f.store.product(rows[0].0.id).is_err(), "the page is written whole or not at all");
+    assert!(f.store.catalog_stamps(rows[0].0.id.0).unwrap().is_empty());
+    names_index_is_consistent(&f);
+}

@@ -232,6 +232,22 @@ async fn push(server: &Server, token: &str, device: DeviceId, batch: &[Movement]
     let _: PushResponse = response.json().await.unwrap();
 }
 
+/// One pull of a page of 50 (from the start of the feed: a full page every time). The body is read
+/// as a device would, which also lets the connection be used again (a response dropped unread
+/// closes it, and the next request would pay for a new TLS handshake).
+async fn pull_page(server: &Server, token: &str, device: DeviceId) {
+    let response = server
+        .http
+        .get(format!("{}/api/v1/sync/pull?device_id={device}&after=0&limit=50", server.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.bytes().await.unwrap();
+    assert!(status.is_success(), "pull: {status} {}", String::from_utf8_lossy(&body));
+}
+
 async fn server_push_rate(storage: Arc<dyn Storage>, catalog: &Catalog, count: usize) -> f64 {
     let server = start_server(storage).await;
     let (token, device_id, user) = device(&server, "bench", Role::Manager, &hash_password(PASSWORD).unwrap()).await;
@@ -290,12 +306,7 @@ async fn load(
                 let t = Instant::now();
                 push(&server, &token, device_id, &batch).await;
                 latencies.push(t.elapsed());
-                let _ = server
-                    .http
-                    .get(format!("{}/api/v1/sync/pull?device_id={device_id}&after=0&limit=50", server.base))
-                    .bearer_auth(&token)
-                    .send()
-                    .await;
+                pull_page(&server, &token, device_id).await;
                 tokio::time::sleep(interval.saturating_sub(t.elapsed())).await;
             }
             latencies

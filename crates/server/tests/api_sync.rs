@@ -238,6 +238,14 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_half_written() {
     // A malformed query string or path id: the same JSON error shape.
     let (status, body) = device.call(Method::GET, "/api/v1/sync/pull?device_id=not-a-uuid", None).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{body}");
+    // The session is checked before the query: an unknown token with a malformed query is refused
+    // as unauthenticated, and the query is never looked at.
+    let mut stranger = server.anonymous();
+    for token in ["", "not-an-access-token"] {
+        stranger.access = token.into();
+        let (status, body) = stranger.call(Method::GET, "/api/v1/sync/pull?device_id=not-a-uuid", None).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")), "{body}");
+    }
     let manager = server.login("manager", support::PASSWORD).await.unwrap();
     let (status, body) = manager.call(Method::POST, "/api/v1/alerts/42/resolve", None).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_path")), "{body}");

@@ -66,20 +66,25 @@ impl Session {
 /// A session that may still have to change its password (for the change itself and sign-out).
 pub struct PasswordChangeSession(pub Session);
 
-async fn session_from(parts: &Parts, state: &AppState) -> Result<Session, ApiError> {
+/// The hash of the request's bearer token; 401 without one.
+fn token_of(parts: &Parts) -> Result<[u8; 32], ApiError> {
     let token = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| ApiError::unauthenticated("sign in first: send Authorization: Bearer <access token>"))?;
-    let hash = token_hash(token.trim());
-    let now = super::now();
-    let (max, limit) = (
-        state.settings.api_requests_per_minute,
-        RateLimit { window_ms: 60_000, max: state.settings.api_requests_per_minute },
-    );
-    let found: Option<(SessionRecord, bool)> = state.blocking(move |s| s.authenticate(&hash, limit, now)).await?;
+    Ok(token_hash(token.trim()))
+}
+
+/// The API rate limit of `settings`.
+fn api_limit(settings: &super::ApiSettings) -> RateLimit {
+    RateLimit { window_ms: 60_000, max: settings.api_requests_per_minute }
+}
+
+/// What `Storage::authenticate` found, admitted or refused: unknown or expired token, disabled
+/// user, API rate limit reached (`max` requests a minute).
+fn admit(found: Option<(SessionRecord, bool)>, max: i64) -> Result<Session, ApiError> {
     let (record, within_limit) = found.ok_or_else(|| {
         tracing::warn!(target: "auth", "request with an unknown or expired access token");
         ApiError::unauthenticated("the access token is expired or revoked; refresh it or sign in again")
@@ -99,19 +104,63 @@ async fn session_from(parts: &Parts, state: &AppState) -> Result<Session, ApiErr
     Ok(Session { session_id: record.session_id, user: record.user })
 }
 
+/// `Session`'s own refusal: a user who must change the password first.
+fn require_password_changed(session: Session) -> Result<Session, ApiError> {
+    if session.user.must_change_password {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "password_change_required",
+            "change your password first (POST /api/v1/auth/password)",
+        ));
+    }
+    Ok(session)
+}
+
+async fn session_from(parts: &Parts, state: &AppState) -> Result<Session, ApiError> {
+    let hash = token_of(parts)?;
+    let (now, limit) = (super::now(), api_limit(&state.settings));
+    let found: Option<(SessionRecord, bool)> = state.blocking(move |s| s.authenticate(&hash, limit, now)).await?;
+    admit(found, limit.max)
+}
+
+/// The bearer token of a request, not checked yet: a hot-path handler checks it with
+/// [`AppState::signed_in`], in the same trip to the blocking pool as its storage call (one
+/// hand-over between threads per request instead of two). Refuses exactly what `Session` refuses,
+/// with the same answers.
+pub struct AccessToken([u8; 32]);
+
+impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        token_of(parts).map(AccessToken)
+    }
+}
+
+impl AppState {
+    /// Checks `token` as the `Session` extractor does, then runs `f` with the session, both on
+    /// the blocking pool in one task.
+    pub async fn signed_in<T: Send + 'static>(
+        &self,
+        token: AccessToken,
+        f: impl FnOnce(&dyn crate::storage::Storage, Session) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (storage, now, limit) = (self.storage.clone(), super::now(), api_limit(&self.settings));
+        tokio::task::spawn_blocking(move || {
+            let found = storage.authenticate(&token.0, limit, now)?;
+            let session = require_password_changed(admit(found, limit.max)?)?;
+            f(storage.as_ref(), session)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+}
+
 impl FromRequestParts<AppState> for Session {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let session = session_from(parts, state).await?;
-        if session.user.must_change_password {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "password_change_required",
-                "change your password first (POST /api/v1/auth/password)",
-            ));
-        }
-        Ok(session)
+        require_password_changed(session_from(parts, state).await?)
     }
 }
 

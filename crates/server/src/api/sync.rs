@@ -2,7 +2,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Query;
-use super::extract::{Session, StrictJson};
+use super::extract::{AccessToken, Session, StrictJson};
 use super::openapi::{JsonBodyErrors, SessionErrors};
 use super::{now, AppState};
 use crate::storage::{Pusher, Role};
@@ -185,12 +185,20 @@ pub struct PullQuery {
 )]
 pub async fn pull(
     State(state): State<AppState>,
-    _session: Session,
-    Query(q): Query<PullQuery>,
+    token: AccessToken,
+    query: Result<Query<PullQuery>, ApiError>,
 ) -> ApiResult<Json<PullPage>> {
-    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    state.metrics.sync_calls.with_label_values(&["pull"]).inc();
-    Ok(Json(state.blocking(move |s| s.pull(q.device_id, q.after.max(0), limit)).await?))
+    let metrics = state.metrics.clone();
+    // The session is checked first, so a bad token is refused before a bad query is reported.
+    let page = state
+        .signed_in(token, move |storage, _session| {
+            let Query(q) = query?;
+            let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+            metrics.sync_calls.with_label_values(&["pull"]).inc();
+            Ok(storage.pull(q.device_id, q.after.max(0), limit)?)
+        })
+        .await?;
+    Ok(Json(page))
 }
 
 /// Server-sent events: `head` with the feed number now, then at every change. Clients pull

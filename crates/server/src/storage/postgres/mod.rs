@@ -51,7 +51,7 @@ mod embedded {
 /// Most connections one server instance holds for writes and reads.
 const POOL_SIZE: u32 = 16;
 /// Most connections one server instance holds for the per-request lookups (sessions, pulls).
-const LOOKUP_POOL_SIZE: u32 = 8;
+const LOOKUP_POOL_SIZE: u32 = 16;
 /// First key of the advisory lock held while migrating (the second is the schema's hash).
 const MIGRATION_LOCK: i32 = 0x5353_4D47; // "SSMG"
 

@@ -13,12 +13,12 @@ export CARGO_TARGET_DIR
 BUILD_PACKAGES := build-essential pkg-config ca-certificates curl libssl-dev libwebkit2gtk-4.1-dev \
 	libayatana-appindicator3-dev librsvg2-dev libxdo-dev libsecret-1-dev libdbus-1-dev
 RUN_PACKAGES := xvfb xauth dbus-x11 gnome-keyring keyutils libnotify-bin imagemagick
-TEST_PACKAGES := postgresql webkit2gtk-driver python3-dbusmock libsecret-tools $(RUN_PACKAGES)
+TEST_PACKAGES := postgresql webkit2gtk-driver python3-dbusmock libsecret-tools sudo $(RUN_PACKAGES)
 
 TAURI := ui/node_modules/.bin/tauri
 
 .PHONY: all deps test-deps ui-deps ui app run test lint test-ui test-rust test-e2e e2e-deps bindings \
-	dist bench-store bench-server bench-sync soak clean
+	dist test-update bench-store bench-server bench-sync soak clean
 
 all: test
 
@@ -80,16 +80,27 @@ tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
 	@touch $@
 
 ## make dist: the signed .deb and its updater artifacts in $CARGO_TARGET_DIR/<profile>/bundle/deb/
-## (release; DIST_PROFILE=debug for a quick one). Needs TAURI_SIGNING_PRIVATE_KEY (+ _PASSWORD)
-## and SMARTSTOCK_UPDATER_PUBKEY (the matching public key, built into the app): `tauri signer
-## generate` makes a pair. Copy the .deb and its .sig into a release folder of the server's
-## --updates-dir (one sub-folder per version).
+## (release; DIST_PROFILE=debug for a quick one; DIST_VERSION=x.y.z overrides the version). Needs
+## TAURI_SIGNING_PRIVATE_KEY (+ _PASSWORD) and SMARTSTOCK_UPDATER_PUBKEY (the matching public key,
+## built into the app): `tauri signer generate` makes a pair. Copy the .deb and its .sig into a
+## release folder of the server's --updates-dir (one sub-folder per version). The app refuses an
+## update whose signature does not verify or was made for another version (requireSignedVersion).
 DIST_PROFILE ?= release
+DIST_VERSION ?=
 dist: deps ui
 	@[ -n "$$TAURI_SIGNING_PRIVATE_KEY" ] || { echo "error: set TAURI_SIGNING_PRIVATE_KEY (tauri signer generate)" >&2; exit 1; }
 	@[ -n "$$SMARTSTOCK_UPDATER_PUBKEY" ] || { echo "error: set SMARTSTOCK_UPDATER_PUBKEY to the matching public key" >&2; exit 1; }
 	$(TAURI) build --ci --bundles deb $(if $(filter debug,$(DIST_PROFILE)),--debug) --config \
-		'{"bundle":{"active":true,"createUpdaterArtifacts":true},"plugins":{"updater":{"pubkey":"'"$$SMARTSTOCK_UPDATER_PUBKEY"'"}}}'
+		'{$(if $(DIST_VERSION),"version":"$(DIST_VERSION)",)"bundle":{"active":true,"createUpdaterArtifacts":true},"plugins":{"updater":{"pubkey":"'"$$SMARTSTOCK_UPDATER_PUBKEY"'","requireSignedVersion":true}}}'
+
+## make test-update: the self-update end to end (tests/update): builds versions N and N+1 as
+## signed .deb (debug) with a key made for the test, installs N with dpkg, runs it under Xvfb
+## through tauri-driver against a local server's update feed; a tampered artifact and one signed
+## with another key are refused and N keeps running; N+1 installs, the app restarts into it.
+## Installs the package system-wide (root or sudo) and removes it at the end.
+test-update: deps test-deps ui e2e-deps
+	cargo build --locked -p smartstock-server
+	tests/update/run.sh
 
 ## bindings: regenerate the UI's TypeScript types from the Rust types (commit the result).
 bindings:

@@ -73,6 +73,14 @@ fn update_error(e: tauri_plugin_updater::Error) -> AppError {
             "update_signature",
             format!("the update's signature does not verify ({e}); it was not installed, keep using this version"),
         ),
+        E::SignedVersionMismatch { .. } | E::MissingSignedVersion => AppError::new(
+            "update_signature",
+            format!("the update was not signed for the version the server announced ({e}); it was not installed, keep using this version"),
+        ),
+        E::PackageInstallFailed | E::DebInstallFailed | E::AuthenticationFailed => AppError::new(
+            "update_install",
+            format!("the verified update could not be installed ({e}): installing needs administrator rights (pkexec or sudo); ask IT to install it, this version keeps working"),
+        ),
         other => AppError::new("update", format!("{other}")),
     }
 }

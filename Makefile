@@ -87,11 +87,12 @@ tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
 ## update whose signature does not verify or was made for another version (requireSignedVersion).
 DIST_PROFILE ?= release
 DIST_VERSION ?=
+comma := ,
 dist: deps ui
 	@[ -n "$$TAURI_SIGNING_PRIVATE_KEY" ] || { echo "error: set TAURI_SIGNING_PRIVATE_KEY (tauri signer generate)" >&2; exit 1; }
 	@[ -n "$$SMARTSTOCK_UPDATER_PUBKEY" ] || { echo "error: set SMARTSTOCK_UPDATER_PUBKEY to the matching public key" >&2; exit 1; }
 	$(TAURI) build --ci --bundles deb $(if $(filter debug,$(DIST_PROFILE)),--debug) --config \
-		'{$(if $(DIST_VERSION),"version":"$(DIST_VERSION)",)"bundle":{"active":true,"createUpdaterArtifacts":true},"plugins":{"updater":{"pubkey":"'"$$SMARTSTOCK_UPDATER_PUBKEY"'","requireSignedVersion":true}}}'
+		'{$(if $(DIST_VERSION),"version":"$(DIST_VERSION)"$(comma))"bundle":{"active":true,"createUpdaterArtifacts":true},"plugins":{"updater":{"pubkey":"'"$$SMARTSTOCK_UPDATER_PUBKEY"'","requireSignedVersion":true}}}'
 
 ## make test-update: the self-update end to end (tests/update): builds versions N and N+1 as
 ## signed .deb (debug) with a key made for the test, installs N with dpkg, runs it under Xvfb

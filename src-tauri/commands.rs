@@ -31,7 +31,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> AppResult<T> + Send + '
 
 /// What the window shows at start.
 #[tauri::command]
-pub async fn app_status(app: AppState<'_>) -> AppResult<AppStatus> {
+pub async fn app_status(handle: tauri::AppHandle, app: AppState<'_>) -> AppResult<AppStatus> {
     app.wait_resumed(std::time::Duration::from_secs(15)).await;
     let settings = app.settings();
     Ok(AppStatus {
@@ -40,7 +40,9 @@ pub async fn app_status(app: AppState<'_>) -> AppResult<AppStatus> {
         suggested_username: settings.username.clone(),
         secret_store: app.secret_store(),
         device_id: app.store().device_id()?,
-        version: env!("CARGO_PKG_VERSION").to_string(),
+        // The version the app was built as (a release's own, from tauri.conf.json or `make
+        // dist DIST_VERSION=`), which is also what the updater compares.
+        version: handle.package_info().version.to_string(),
         sync: app.sync_view(),
     })
 }

@@ -46,6 +46,11 @@ fn init_logging() {
 }
 
 fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
+    // Release builds from `make dist` carry the update key; development builds have no updater
+    // (the plugin refuses to start without a key) and say so when asked to update.
+    if updater::configured(app.handle()) {
+        app.handle().plugin(tauri_plugin_updater::Builder::new().build())?;
+    }
     let dir = data_dir(app)?;
     let handle = app.handle().clone();
     let emit: Emit = Arc::new(move |event, payload| {

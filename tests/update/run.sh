@@ -27,7 +27,7 @@ sudo=""
 
 work=$(mktemp -d /tmp/smartstock-update-XXXXXX)
 echo "test-update: work folder $work"
-package=smartstock
+package=smart-stock   # the .deb package name (Tauri: the product name in kebab case)
 
 # The versions: N is the app's own; N+1 its patch successor.
 version_n=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$root/tauri.conf.json")
@@ -77,7 +77,7 @@ with open(sys.argv[1], "r+b") as f:
 PY
 other=$(release other-key)
 rm "$other/$deb_name.sig"
-"$tauri" signer sign -f "$work/other.key" -p "" --app-version "$version_next" "$other/$deb_name" >/dev/null
+env -u TAURI_SIGNING_PRIVATE_KEY "$tauri" signer sign -f "$work/other.key" -p "" --app-version "$version_next" "$other/$deb_name" >/dev/null
 [ -s "$other/$deb_name.sig" ] || { echo "error: signing with the other key made no signature" >&2; exit 1; }
 
 # 4. Install N (removing any earlier copy), run the test, remove the package whatever happens.
@@ -91,7 +91,7 @@ installed=$(dpkg-query -W -f '${Version}' "$package")
 "$server_bin" --database "$work/server.db" demo --products 20 --days 2 --write-tls "$work/tls" \
   >"$work/demo.txt" 2>"$work/demo.log"
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-export UPDATE_WORK="$work" UPDATE_SERVER="$server_bin" UPDATE_APP="/usr/bin/$package"
+export UPDATE_WORK="$work" UPDATE_SERVER="$server_bin" UPDATE_APP=/usr/bin/smartstock UPDATE_PACKAGE="$package"
 export UPDATE_VERSION_N="$version_n" UPDATE_VERSION_NEXT="$version_next" UPDATE_FEED="$work/feed"
 export UPDATE_CASE_GOOD="$good" UPDATE_CASE_TAMPERED="$tampered" UPDATE_CASE_OTHER="$other"
 export UPDATE_DRIVER_PORT=$(free_port) UPDATE_NATIVE_PORT=$(free_port) UPDATE_SERVER_PORT=$(free_port)

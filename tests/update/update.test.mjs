@@ -60,7 +60,7 @@ function offer(caseDir) {
 }
 
 function installedVersion() {
-  return execFileSync('dpkg-query', ['-W', '-f', '${Version}', 'smartstock'], { encoding: 'utf8' }).trim();
+  return execFileSync('dpkg-query', ['-W', '-f', '${Version}', env.UPDATE_PACKAGE], { encoding: 'utf8' }).trim();
 }
 
 /** Pids of running processes whose executable is the installed app. */
@@ -137,9 +137,10 @@ async function text(browser, testid, timeout = 30000) {
 }
 
 /** Start: the app checks by itself once online and offers the release in a banner. */
-async function offeredAtStart(browser, caseName) {
+async function offeredAtStart(browser, caseName, shotName = null) {
   const banner = await text(browser, 'update-banner', 60000);
   assert.match(banner, new RegExp(`${versionNext.replaceAll('.', '\\.')} is available`));
+  if (shotName) await shot(browser, shotName);
   await browser.$('[data-testid=update-banner-open]').click();
   const notes = await text(browser, 'update-notes');
   assert.match(notes, new RegExp(`${caseName} build`), 'the notes of the offered release are shown');
@@ -190,8 +191,7 @@ test(`version ${versionN} refuses a tampered ${versionNext} and keeps running`, 
     timeout: 60000,
     timeoutMsg: 'the app did not get online',
   });
-  await offeredAtStart(app, 'tampered');
-  await shot(app, 'update-offered');
+  await offeredAtStart(app, 'tampered', 'update-offered');
   await refusedAtInstall(app, 'update-refused-tampered');
   await closeApp(app);
 });

@@ -140,7 +140,10 @@ async function text(browser, testid, timeout = 30000) {
 async function offeredAtStart(browser, caseName, shotName = null) {
   const banner = await text(browser, 'update-banner', 60000);
   assert.match(banner, new RegExp(`${versionNext.replaceAll('.', '\\.')} is available`));
-  if (shotName) await shot(browser, shotName);
+  if (shotName) {
+    await sleep(500); // the driver's screenshot can lag the first paint of the banner
+    await shot(browser, shotName);
+  }
   await browser.$('[data-testid=update-banner-open]').click();
   const notes = await text(browser, 'update-notes');
   assert.match(notes, new RegExp(`${caseName} build`), 'the notes of the offered release are shown');

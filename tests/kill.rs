@@ -29,6 +29,9 @@ fn seed() -> u64 {
     std::env::var("KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20_261_122)
 }
 
+/// Movements recorded before each client run (pushed two to a request).
+const MOVEMENTS_PER_RUN: usize = 40;
+
 fn client_process(desk: &Desk, base: &str, batch: u32) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sync-client"));
     command.arg(&desk.path).arg(base).arg(&desk.tokens).arg(batch.to_string());
@@ -44,16 +47,28 @@ async fn client_killed_during_push_at_random_points_loses_and_repeats_nothing() 
     let desk = desk(&world, &base, "kim").await;
     let mut rng = Rng(seed());
     let mut recorded = HashSet::new();
+    // How long one run takes to push its movements uninterrupted on this machine, so that the
+    // kills land inside pushes whether the machine is fast or loaded.
+    let push_time = {
+        let store = Store::open(&desk.path).unwrap();
+        recorded.extend(record_some(&store, desk.actor, &world, &mut rng, MOVEMENTS_PER_RUN));
+        drop(store);
+        let started = Instant::now();
+        assert!(client_process(&desk, &base, 2).status().unwrap().success(), "an uninterrupted push failed");
+        started.elapsed()
+    };
+    let window = (push_time.as_millis() as u64 * 9 / 10).max(20);
+    eprintln!("one uninterrupted push run takes {push_time:?}; kills land within {window} ms");
     let (mut kills, mut runs) = (0, 0);
     while kills < 20 {
         runs += 1;
         assert!(runs <= 80, "only {kills} of {runs} runs were still pushing when killed");
         {
             let store = Store::open(&desk.path).unwrap();
-            recorded.extend(record_some(&store, desk.actor, &world, &mut rng, 40));
+            recorded.extend(record_some(&store, desk.actor, &world, &mut rng, MOVEMENTS_PER_RUN));
         }
         let mut child = client_process(&desk, &base, 2).spawn().unwrap();
-        let delay = Duration::from_millis(10 + rng.below(250));
+        let delay = Duration::from_millis(5 + rng.below(window));
         tokio::time::sleep(delay).await;
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();

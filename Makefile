@@ -64,7 +64,7 @@ test-ui: ui-deps
 	cd ui && npm run --silent check && npm run --silent lint && npm run --silent test
 
 test-rust: ui
-	scripts/with-postgres.sh cargo test --workspace --locked
+	keyctl session - scripts/with-postgres.sh cargo test --workspace --locked
 
 ## test-e2e: the desktop app end to end (tests/e2e): the Tauri CLI build under Xvfb, driven by
 ## tauri-driver + WebKitWebDriver against a real smartstock-server; screenshots of the main screens.

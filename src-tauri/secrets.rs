@@ -142,3 +142,55 @@ impl CredentialStore for KeyringCredentials {
         }
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The kernel keyutils store, as the app uses it where the session has no Secret Service
+    /// (a headless warehouse PC): an entry of this process's session keyring.
+    fn kernel_keyring(account: &str) -> KeyringCredentials {
+        let (store, entry) = candidate_entries(account)
+            .into_iter()
+            .find(|(store, _)| *store == SecretStore::KernelKeyring)
+            .expect("a keyutils entry can be made on Linux");
+        assert!(works(&entry), "the session keyring refuses entries (run under `keyctl session -`)");
+        KeyringCredentials { entry: Some(entry), memory: Mutex::new(None), store }
+    }
+
+    #[test]
+    fn the_kernel_keyring_keeps_the_token_for_the_next_start_and_sign_out_deletes_it() {
+        let account = account("https://stock.test:8443", "clerk", &uuid::Uuid::now_v7().to_string());
+        let token = format!("refresh-{}", uuid::Uuid::now_v7());
+        let first = kernel_keyring(&account);
+        assert_eq!(first.refresh_token(), None);
+        first.set_refresh_token(&token);
+        // The next start opens the same entry afresh and finds the token.
+        let next_start = kernel_keyring(&account);
+        assert_eq!(next_start.store(), SecretStore::KernelKeyring);
+        assert_eq!(next_start.refresh_token().as_deref(), Some(token.as_str()));
+        // Sign-out deletes it; a later start finds nothing.
+        next_start.clear();
+        assert_eq!(kernel_keyring(&account).refresh_token(), None);
+    }
+
+    #[test]
+    fn entries_are_per_server_user_and_ledger() {
+        let ledger = uuid::Uuid::now_v7().to_string();
+        let a = kernel_keyring(&account("https://a.test", "clerk", &ledger));
+        let b = kernel_keyring(&account("https://b.test", "clerk", &ledger));
+        a.set_refresh_token("token-a");
+        assert_eq!(b.refresh_token(), None);
+        a.clear();
+    }
+
+    #[test]
+    fn with_no_store_the_token_stays_in_memory_only() {
+        let none = KeyringCredentials { entry: None, memory: Mutex::new(None), store: SecretStore::Unavailable };
+        none.set_refresh_token("kept-in-memory");
+        assert_eq!(none.refresh_token().as_deref(), Some("kept-in-memory"));
+        none.clear();
+        assert_eq!(none.refresh_token(), None);
+    }
+}

@@ -17,14 +17,12 @@
 // - app.rss: VmRSS of the app process after load and the searches; WebKit's web and network
 //   processes (children of the app) are printed separately and as a sum.
 // - app.binary_size: the release binary.
-import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const require = createRequire(new URL('../e2e/package.json', import.meta.url));
-const { remote } = require('webdriverio');
+import { openAppSession } from '../e2e/driver.mjs';
 
 const appBin = process.env.BENCH_APP;
 const dataDir = process.env.BENCH_DATA;
@@ -48,25 +46,7 @@ function percentile(values, p) {
 }
 
 async function openApp() {
-  let lastError;
-  for (let attempt = 0; attempt < 30; attempt++) {
-    try {
-      return await remote({
-        hostname: '127.0.0.1',
-        port: Number(process.env.BENCH_DRIVER_PORT),
-        logLevel: 'error',
-        connectionRetryCount: 0,
-        capabilities: {
-          'wdio:enforceWebDriverClassic': true,
-          'tauri:options': { application: appBin, args: ['--data-dir', dataDir] },
-        },
-      });
-    } catch (e) {
-      lastError = e; // the driver accepts before WebKitWebDriver is ready
-      await sleep(1000);
-    }
-  }
-  throw lastError;
+  return openAppSession({ port: process.env.BENCH_DRIVER_PORT, application: appBin, args: ['--data-dir', dataDir] });
 }
 
 /** The app's process: the newest process running appBin with our data dir. */

@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
-import { remote } from 'webdriverio';
+import { openAppSession } from './driver.mjs';
 
 const work = process.env.E2E_WORK;
 const shots = process.env.E2E_SHOTS;
@@ -82,28 +82,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** One app instance with its own data folder, driven by one WebDriver session. */
 async function openApp(dataDir) {
-  let lastError;
-  for (let attempt = 0; attempt < 30; attempt++) {
-    try {
-      const browser = await remote({
-        hostname: '127.0.0.1',
-        port: Number(process.env.E2E_DRIVER_PORT),
-        logLevel: 'error',
-        connectionRetryCount: 0,
-        capabilities: {
-          'wdio:enforceWebDriverClassic': true,
-          'tauri:options': { application: appBin, args: ['--data-dir', dataDir] },
-        },
-      });
-      opened.add(browser);
-      await browser.$('[data-testid=sync-status], #server-url').waitForExist({ timeout: 30000 });
-      return browser;
-    } catch (e) {
-      lastError = e; // the driver accepts before WebKitWebDriver is ready
-      await sleep(1000);
-    }
-  }
-  throw lastError;
+  const browser = await openAppSession({
+    port: process.env.E2E_DRIVER_PORT,
+    application: appBin,
+    args: ['--data-dir', dataDir],
+    readySelector: '[data-testid=sync-status], #server-url',
+  });
+  opened.add(browser);
+  return browser;
 }
 
 /** Sessions still open: a failed test leaves its app open; afterEach saves its screen and closes it. */

@@ -9,13 +9,11 @@
 //    the restarted app reports N+1 (the package database says N+1 too).
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const require = createRequire(new URL('../e2e/package.json', import.meta.url));
-const { remote } = require('webdriverio');
+import { openAppSession } from '../e2e/driver.mjs';
 
 const env = process.env;
 const work = env.UPDATE_WORK;
@@ -96,28 +94,14 @@ const opened = new Set();
 let failures = 0;
 
 async function openApp() {
-  let lastError;
-  for (let attempt = 0; attempt < 30; attempt++) {
-    try {
-      const browser = await remote({
-        hostname: '127.0.0.1',
-        port: Number(env.UPDATE_DRIVER_PORT),
-        logLevel: 'error',
-        connectionRetryCount: 0,
-        capabilities: {
-          'wdio:enforceWebDriverClassic': true,
-          'tauri:options': { application: appBin, args: ['--data-dir', dataDir] },
-        },
-      });
-      opened.add(browser);
-      await browser.$('[data-testid=sync-status]').waitForExist({ timeout: 30000 });
-      return browser;
-    } catch (e) {
-      lastError = e; // the driver accepts before WebKitWebDriver is ready
-      await sleep(1000);
-    }
-  }
-  throw lastError;
+  const browser = await openAppSession({
+    port: env.UPDATE_DRIVER_PORT,
+    application: appBin,
+    args: ['--data-dir', dataDir],
+    readySelector: '[data-testid=sync-status]',
+  });
+  opened.add(browser);
+  return browser;
 }
 
 async function closeApp(browser) {

@@ -5,35 +5,18 @@
 //! audited and both desktops told.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
+use common::{desktop, serve, Desktop};
 use smartstock_core::ids::NewRandom;
 use smartstock_core::wire::NoticeKind;
 use smartstock_core::{Location, LocationId, LocationKind, MovementIntent, Product, ProductId, Timestamp, UserId};
-use smartstock_server::api::{self, ApiSettings, AppState};
 use smartstock_server::auth::hash_password;
-use smartstock_server::events::Events;
 use smartstock_server::storage::sqlite::SqliteStorage;
 use smartstock_server::storage::{NewUser, Role, Storage};
-use smartstock_store::{Actor, Store};
-use smartstock_sync::{MemoryCredentials, ServerClient, SyncEngine};
 use std::sync::Arc;
 
 const PASSWORD: &str = "Manager-Pass-123";
-
-struct Desktop {
-    store: Arc<Store>,
-    engine: SyncEngine,
-    actor: Actor,
-    _dir: tempfile::TempDir,
-}
-
-async fn desktop(base: &str, user: &str) -> Desktop {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path().join("ledger.db")).unwrap());
-    let client = ServerClient::new(base, Arc::new(MemoryCredentials::default())).unwrap();
-    let signed_in = client.sign_in(user, PASSWORD).await.unwrap();
-    let actor = Actor { user_id: signed_in.id };
-    Desktop { engine: SyncEngine::new(store.clone(), client, &format!("{user}'s laptop")), store, actor, _dir: dir }
-}
 
 struct Server {
     storage: Arc<SqliteStorage>,
@@ -88,16 +71,7 @@ fn start_server() -> Server {
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState {
-        storage: storage.clone(),
-        events: Events::default(),
-        settings: Arc::new(ApiSettings::default()),
-        metrics: Default::default(),
-    };
-    let app = api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    listener.set_nonblocking(true).unwrap();
-    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    serve(storage.clone(), listener);
     Server { storage, base, product: item.id, location: place.id, _dir: dir }
 }
 
@@ -106,7 +80,7 @@ fn on_server(server: &Server, id: ProductId) -> Product {
 }
 
 async fn two_desktops(server: &Server) -> (Desktop, Desktop) {
-    let (a, b) = (desktop(&server.base, "anna").await, desktop(&server.base, "ben").await);
+    let (a, b) = (desktop(&server.base, "anna", PASSWORD).await, desktop(&server.base, "ben", PASSWORD).await);
     a.engine.sync_once().await.unwrap();
     b.engine.sync_once().await.unwrap();
     (a, b)

@@ -3,50 +3,21 @@
 //! negative-stock alert on both, and the same level and checksum as the server.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
+use common::{desktop, serve};
 use smartstock_core::ids::NewRandom;
 use smartstock_core::{
     AlertKind, Location, LocationId, LocationKind, MovementIntent, Product, ProductId, Timestamp, UserId,
 };
-use smartstock_server::api::{self, ApiSettings, AppState};
 use smartstock_server::auth::hash_password;
-use smartstock_server::events::Events;
 use smartstock_server::storage::sqlite::SqliteStorage;
 use smartstock_server::storage::{NewUser, Role, Storage};
-use smartstock_store::{Actor, Store};
+use smartstock_store::Store;
 use smartstock_sync::{MemoryCredentials, ServerClient, SyncEngine, SyncError};
 use std::sync::Arc;
 
 const PASSWORD: &str = "Clerk-Pass-123";
-
-struct Desktop {
-    store: Arc<Store>,
-    engine: SyncEngine,
-    actor: Actor,
-    _dir: tempfile::TempDir,
-}
-
-async fn desktop(base: &str, user: &str) -> Desktop {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path().join("ledger.db")).unwrap());
-    let client = ServerClient::new(base, Arc::new(MemoryCredentials::default())).unwrap();
-    let signed_in = client.sign_in(user, PASSWORD).await.unwrap();
-    let actor = Actor { user_id: signed_in.id };
-    Desktop { engine: SyncEngine::new(store.clone(), client, user), store, actor, _dir: dir }
-}
-
-/// Serves the storage on `listener` until the returned handle is aborted ("the server goes down").
-fn serve(storage: Arc<SqliteStorage>, listener: std::net::TcpListener) -> tokio::task::JoinHandle<()> {
-    let state = AppState {
-        storage,
-        events: Events::default(),
-        settings: Arc::new(ApiSettings::default()),
-        metrics: Default::default(),
-    };
-    let app = api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    listener.set_nonblocking(true).unwrap();
-    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() })
-}
 
 /// A server database with one product at one location and clerks `users` assigned there.
 struct ServerWorld {
@@ -107,7 +78,7 @@ async fn two_offline_desktops_sell_the_last_unit_and_converge() {
     let base = format!("http://{address}");
     let server = serve(storage.clone(), listener);
 
-    let (a, b) = (desktop(&base, "anna").await, desktop(&base, "ben").await);
+    let (a, b) = (desktop(&base, "anna", PASSWORD).await, desktop(&base, "ben", PASSWORD).await);
     // Both learn the catalog; Anna receives one unit and syncs; Ben sees it.
     a.engine.sync_once().await.unwrap();
     let receive = MovementIntent::Receive {
@@ -178,7 +149,7 @@ async fn the_background_loop_reports_offline_then_online_and_syncs_when_kicked()
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let server = serve(storage.clone(), listener);
-    let desktop = Arc::new(desktop(&format!("http://{address}"), "anna").await);
+    let desktop = Arc::new(desktop(&format!("http://{address}"), "anna", PASSWORD).await);
     server.abort();
     let _ = server.await;
 
@@ -213,8 +184,8 @@ async fn a_push_on_one_desktop_reaches_the_other_through_the_event_stream() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = serve(storage.clone(), listener);
-    let a = desktop(&base, "anna").await;
-    let b = Arc::new(desktop(&base, "ben").await);
+    let a = desktop(&base, "anna", PASSWORD).await;
+    let b = Arc::new(desktop(&base, "ben", PASSWORD).await);
     a.engine.sync_once().await.unwrap();
     b.engine.sync_once().await.unwrap();
 

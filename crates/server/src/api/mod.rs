@@ -20,6 +20,7 @@ mod auth;
 mod catalog;
 pub mod error;
 mod extract;
+mod json;
 mod openapi;
 mod sync;
 mod updates;

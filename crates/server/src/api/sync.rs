@@ -3,6 +3,7 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::Query;
 use super::extract::{AccessToken, Session, StrictJson};
+use super::json::Json as JsonBody;
 use super::openapi::{JsonBodyErrors, SessionErrors};
 use super::{now, AppState};
 use crate::storage::{Pusher, Role};
@@ -87,7 +88,7 @@ pub async fn push(
     State(state): State<AppState>,
     session: Session,
     StrictJson(request): StrictJson<PushRequest>,
-) -> ApiResult<Json<PushResponse>> {
+) -> ApiResult<JsonBody<PushResponse>> {
     session.require(Role::Clerk)?;
     let pusher =
         Pusher { user_id: session.user.id, role: session.user.role, locations: session.user.locations.clone() };
@@ -115,7 +116,7 @@ pub async fn push(
     if let Some(head) = newest {
         state.events.publish(head);
     }
-    Ok(Json(PushResponse { v: WIRE_VERSION, outcomes }))
+    Ok(JsonBody(PushResponse { v: WIRE_VERSION, outcomes }))
 }
 
 /// Accepts a batch of the device's catalog edits (its own gapless `seq`, separate from the
@@ -187,7 +188,7 @@ pub async fn pull(
     State(state): State<AppState>,
     token: AccessToken,
     query: Result<Query<PullQuery>, ApiError>,
-) -> ApiResult<Json<PullPage>> {
+) -> ApiResult<JsonBody<PullPage>> {
     let metrics = state.metrics.clone();
     // The session is checked first, so a bad token is refused before a bad query is reported.
     let page = state
@@ -198,7 +199,7 @@ pub async fn pull(
             Ok(storage.pull(q.device_id, q.after.max(0), limit)?)
         })
         .await?;
-    Ok(Json(page))
+    Ok(JsonBody(page))
 }
 
 /// Server-sent events: `head` with the feed number now, then at every change. Clients pull

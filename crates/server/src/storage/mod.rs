@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod push;
 pub mod rules;
 pub mod sqlite;
+pub mod stamps_memo;
 
 use serde::{Deserialize, Serialize};
 use smartstock_core::wire::{CatalogOutcome, CatalogPushRequest, MovementOutcome, PullPage, PushRequest};

@@ -68,6 +68,8 @@ pub struct PgStorage {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Concurrent pushes, committed in groups.
     pushes: group::GroupCommit,
+    /// Catalog rows' stamps parsed for pulls.
+    stamps: crate::storage::stamps_memo::StampsMemo,
 }
 
 impl std::fmt::Debug for PgStorage {
@@ -146,6 +148,7 @@ impl PgStorage {
             listen,
             stop: Default::default(),
             pushes: Default::default(),
+            stamps: Default::default(),
         })
     }
 
@@ -599,7 +602,8 @@ impl Storage for PgStorage {
 
     fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
         // One statement: one snapshot without a transaction, one round trip.
-        self.lookup_connection().and_then(|mut conn| pull::pull(&mut conn.autocommit(), device, after, limit))
+        self.lookup_connection()
+            .and_then(|mut conn| pull::pull(&mut conn.autocommit(), &self.stamps, device, after, limit))
     }
 
     fn catalog_push(

@@ -11,8 +11,8 @@
 
 use super::db::Db;
 use super::rows::{self, ALERT_COLUMNS, LOCATION_COLUMNS, MOVEMENT_COLUMNS, PRODUCT_COLUMNS};
-use crate::storage::catalog::stamps_from_json;
 use crate::storage::page::{assemble, FeedItem};
+use crate::storage::stamps_memo::StampsMemo;
 use crate::storage::{Result, StorageError};
 use ::postgres::Row;
 use smartstock_core::wire::PullPage;
@@ -75,17 +75,17 @@ fn page_sql() -> &'static str {
     })
 }
 
-fn item(row: &Row) -> Result<(i64, FeedItem)> {
+fn item(row: &Row, stamps: &StampsMemo) -> Result<(i64, FeedItem)> {
     let seq: i64 = row.try_get(1)?;
     let item = match row.try_get::<_, i32>(0)? {
         0 => FeedItem::Movement(rows::movement_from_row_at(row, MOVEMENT_AT)?),
         1 => FeedItem::Product(
             rows::product_from_row_at(row, PRODUCT_AT)?,
-            stamps_from_json(row.try_get(PRODUCT_AT + PRODUCT_TYPES.len() - 1)?)?,
+            stamps.parse(row.try_get(PRODUCT_AT + PRODUCT_TYPES.len() - 1)?)?,
         ),
         2 => FeedItem::Location(
             rows::location_from_row_at(row, LOCATION_AT)?,
-            stamps_from_json(row.try_get(LOCATION_AT + LOCATION_TYPES.len() - 1)?)?,
+            stamps.parse(row.try_get(LOCATION_AT + LOCATION_TYPES.len() - 1)?)?,
         ),
         3 => FeedItem::Alert(rows::alert_from_row_at(row, ALERT_AT)?),
         4 => FeedItem::Notice(
@@ -98,10 +98,11 @@ fn item(row: &Row) -> Result<(i64, FeedItem)> {
     Ok((seq, item))
 }
 
-/// One page after `after` (one statement: run it outside a transaction or in any).
-pub(super) fn pull(db: &mut Db<'_>, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
+/// One page after `after` (one statement: run it outside a transaction or in any); catalog rows'
+/// stamps parsed through `stamps`.
+pub(super) fn pull(db: &mut Db<'_>, stamps: &StampsMemo, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
     let limit = limit.clamp(1, 10_000);
     let rows = db.query(page_sql(), &[&after, &(i64::from(limit) + 1)])?;
-    let items = rows.iter().map(item).collect::<Result<Vec<_>>>()?;
+    let items = rows.iter().map(|row| item(row, stamps)).collect::<Result<Vec<_>>>()?;
     Ok(assemble(items, device, after, limit))
 }

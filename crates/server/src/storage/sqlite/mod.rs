@@ -45,6 +45,8 @@ pub struct SqliteStorage {
     /// Readers checked out of `readers` now.
     readers_busy: std::sync::atomic::AtomicU32,
     path: PathBuf,
+    /// Catalog rows' stamps parsed for pulls.
+    stamps: crate::storage::stamps_memo::StampsMemo,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -79,6 +81,7 @@ impl SqliteStorage {
             readers: Mutex::new(Vec::new()),
             readers_busy: Default::default(),
             path,
+            stamps: Default::default(),
         })
     }
 
@@ -449,7 +452,7 @@ impl Storage for SqliteStorage {
     fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
         self.read(|conn| {
             let tx = conn.unchecked_transaction()?;
-            let page = pull::pull(&tx, device, after, limit)?;
+            let page = pull::pull(&tx, &self.stamps, device, after, limit)?;
             tx.finish()?;
             Ok(page)
         })

@@ -7,6 +7,7 @@
 
 use super::{alert_from_row, ALERT_COLUMNS};
 use crate::storage::page::{assemble, FeedItem};
+use crate::storage::stamps_memo::StampsMemo;
 use crate::storage::Result;
 use rusqlite::{params, Connection};
 use smartstock_core::wire::PullPage;
@@ -31,12 +32,13 @@ fn json<T: serde::de::DeserializeOwned>(row: &rusqlite::Row<'_>, idx: usize) -> 
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
 }
 
-fn stamps(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<smartstock_core::Stamps> {
-    json(row, idx)
+fn stamps(row: &rusqlite::Row<'_>, idx: usize, memo: &StampsMemo) -> rusqlite::Result<smartstock_core::Stamps> {
+    memo.parse(row.get_ref(idx)?.as_str()?)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
 }
 
-/// One page after `after`.
-pub(super) fn pull(conn: &Connection, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
+/// One page after `after`; catalog rows' stamps parsed through `memo`.
+pub(super) fn pull(conn: &Connection, memo: &StampsMemo, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {
     let limit = limit.clamp(1, 10_000);
     let movements = format!(
         "SELECT {}, server_seq AS seq FROM movements WHERE server_seq > ?1 ORDER BY server_seq LIMIT ?2",
@@ -52,7 +54,7 @@ pub(super) fn pull(conn: &Connection, device: DeviceId, after: i64, limit: u32) 
         ),
         after,
         limit,
-        |r| Ok(FeedItem::Product(super::product_from_row(r)?, stamps(r, 12)?)),
+        |r| Ok(FeedItem::Product(super::product_from_row(r)?, stamps(r, 12, memo)?)),
     )?);
     items.extend(fetch(
         conn,
@@ -62,7 +64,7 @@ pub(super) fn pull(conn: &Connection, device: DeviceId, after: i64, limit: u32) 
         ),
         after,
         limit,
-        |r| Ok(FeedItem::Location(super::location_from_row(r)?, stamps(r, 6)?)),
+        |r| Ok(FeedItem::Location(super::location_from_row(r)?, stamps(r, 6, memo)?)),
     )?);
     items.extend(fetch(
         conn,

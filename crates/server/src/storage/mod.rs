@@ -6,6 +6,7 @@
 //! instance would need to see.
 
 pub mod catalog;
+pub(crate) mod group;
 pub mod page;
 pub mod postgres;
 pub mod push;

@@ -22,12 +22,12 @@ mod backup;
 mod catalog;
 mod db;
 mod feed;
-mod group;
 mod listen;
 mod pull;
 mod push;
 mod rows;
 
+use crate::storage::group;
 use crate::storage::push::PushJob;
 use crate::storage::{
     NewUser, PoolState, Pusher, RateLimit, Result, Role, SessionRecord, StockLevel, Storage, StorageError, TokenHashes,
@@ -177,14 +177,7 @@ impl PgStorage {
     /// group fails as a whole, each push runs alone, so a failure belongs to the push that caused
     /// it.
     pub fn push_group(&self, jobs: &[PushJob<'_>]) -> Vec<Result<Vec<MovementOutcome>>> {
-        match self.write(|db| push::push_group(db, jobs)) {
-            Ok(results) => results,
-            Err(e) if jobs.len() == 1 => vec![Err(e)],
-            Err(e) => {
-                tracing::warn!(error = %e, pushes = jobs.len(), "a push group failed; running its pushes one by one");
-                jobs.iter().map(|job| self.write(|db| push::push_group(db, &[*job])).and_then(only)).collect()
-            }
-        }
+        group::run_group(jobs, |jobs| self.write(|db| push::push_group(db, jobs)))
     }
 
     /// Writes a consistent online backup of the database to `file` (which must not exist): one
@@ -238,10 +231,6 @@ fn build_pool(manager: Manager, size: u32) -> r2d2::Pool<Manager> {
 }
 
 /// The result of a group of one.
-fn only(mut results: Vec<Result<Vec<MovementOutcome>>>) -> Result<Vec<MovementOutcome>> {
-    results.pop().unwrap_or_else(|| Err(StorageError::Database("a push group lost its only push".into())))
-}
-
 /// The newest migration this build knows.
 fn latest_migration() -> i32 {
     embedded::migrations::runner().get_migrations().iter().map(|m| m.version()).max().unwrap_or(0)
@@ -593,11 +582,7 @@ impl Storage for PgStorage {
 
     fn push(&self, pusher: &Pusher, request: &PushRequest, now: Timestamp) -> Result<Vec<MovementOutcome>> {
         let job = group::Job { pusher: pusher.clone(), request: request.clone(), now };
-        self.pushes.submit(job, |jobs| {
-            let jobs: Vec<PushJob<'_>> =
-                jobs.iter().map(|j| PushJob { pusher: &j.pusher, request: &j.request, now: j.now }).collect();
-            self.push_group(&jobs)
-        })
+        self.pushes.submit(job, |jobs| self.push_group(&jobs.iter().map(|j| j.as_push()).collect::<Vec<_>>()))
     }
 
     fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {

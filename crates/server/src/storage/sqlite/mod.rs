@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: one database file, schema from `migrations/server/sqlite`
 //! applied by `rusqlite_migration`. One writer connection (SQLite has one writer; it is also the
-//! lock that keeps feed numbers in commit order) and a small pool of WAL readers.
+//! lock that keeps feed numbers in commit order) and a small pool of WAL readers. Concurrent
+//! pushes commit together in groups (`storage::group`): one sync to disk per group.
 //!
 //! Must not: be used by more than one server process at a time (use PostgreSQL to scale out).
 
@@ -9,6 +10,8 @@ mod feed;
 mod pull;
 mod push;
 
+use crate::storage::group;
+use crate::storage::push::PushJob;
 use crate::storage::{
     NewUser, PoolState, Pusher, Result, Role, SessionRecord, StockLevel, Storage, StorageError, TokenHashes, UserRecord,
 };
@@ -47,6 +50,8 @@ pub struct SqliteStorage {
     path: PathBuf,
     /// Catalog rows' stamps parsed for pulls.
     stamps: crate::storage::stamps_memo::StampsMemo,
+    /// Concurrent pushes, committed in groups (one sync of the WAL file for a whole group).
+    pushes: group::GroupCommit,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -82,6 +87,7 @@ impl SqliteStorage {
             readers_busy: Default::default(),
             path,
             stamps: Default::default(),
+            pushes: Default::default(),
         })
     }
 
@@ -446,7 +452,11 @@ impl Storage for SqliteStorage {
     }
 
     fn push(&self, pusher: &Pusher, request: &PushRequest, now: Timestamp) -> Result<Vec<MovementOutcome>> {
-        self.write(|tx| push::push(tx, pusher, request, now))
+        let job = group::Job { pusher: pusher.clone(), request: request.clone(), now };
+        self.pushes.submit(job, |jobs| {
+            let jobs: Vec<PushJob<'_>> = jobs.iter().map(|j| j.as_push()).collect();
+            group::run_group(&jobs, |jobs| self.write(|tx| push::push_group(tx, jobs)))
+        })
     }
 
     fn pull(&self, device: DeviceId, after: i64, limit: u32) -> Result<PullPage> {

@@ -1,28 +1,23 @@
-//! Push on SQLite: the reads and the write of `storage::push` inside one IMMEDIATE transaction.
-//! SQLite's single writer is the lock that makes feed numbers commit in order and lets every
+//! Push on SQLite: the reads and the write of `storage::push` for a group of pushes inside one
+//! IMMEDIATE transaction. SQLite's single writer is the lock that makes feed numbers commit in order and lets every
 //! check see every earlier push, so `lock_feed` only reads the counter. The "set-based" reads and
 //! writes are loops over prepared statements: in-process SQLite has no round trips to save.
 //!
 //! Must not: decide anything (`storage::push` and `storage::rules` do).
 
-use crate::storage::push::{Pair, PushTx, PushWrites};
-use crate::storage::{Pusher, Result, StorageError};
+use crate::storage::push::{Pair, PushJob, PushTx, PushWrites};
+use crate::storage::{Result, StorageError};
 use rusqlite::{params, Connection, OptionalExtension};
 use smartstock_core::level::LevelEntry;
-use smartstock_core::wire::{MovementOutcome, Outcome, PushRequest};
+use smartstock_core::wire::{MovementOutcome, Outcome};
 use smartstock_core::{
     AlertKind, DeviceId, LedgerDigest, Level, LocationId, Movement, MovementId, ProductId, Timestamp, UserId,
 };
 use smartstock_store::sql;
 
-/// Applies a push inside `tx` (the caller commits).
-pub(super) fn push(
-    tx: &Connection,
-    pusher: &Pusher,
-    request: &PushRequest,
-    now: Timestamp,
-) -> Result<Vec<MovementOutcome>> {
-    crate::storage::push::push(&mut SqlitePush(tx), pusher, request, now)
+/// Applies a group of pushes of distinct devices inside `tx` (the caller commits).
+pub(super) fn push_group(tx: &Connection, jobs: &[PushJob<'_>]) -> Result<Vec<Result<Vec<MovementOutcome>>>> {
+    crate::storage::push::push_group(&mut SqlitePush(tx), jobs)
 }
 
 struct SqlitePush<'c>(&'c Connection);

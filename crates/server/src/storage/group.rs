@@ -1,7 +1,9 @@
-//! Group commit of pushes on one server instance. A push's transaction ends with a WAL flush
-//! (milliseconds on a real disk) while it still holds the feed lock (`feed.rs`), so pushes that
-//! each commit alone are limited to one flush at a time — a few hundred a second, however fast
-//! everything else is. Here concurrent pushes queue; one caller at a time (the leader) takes the
+//! Group commit of pushes on one server instance, for both backends. A push's transaction ends
+//! with a flush to disk (PostgreSQL's WAL flush; SQLite's sync of its WAL file at commit, with
+//! `synchronous=FULL`: milliseconds on a real disk) while it still holds the feed lock (the feed
+//! counter's row lock on PostgreSQL, the single writer on SQLite), so pushes that each commit
+//! alone are limited to one flush at a time — a few hundred a second, however fast everything
+//! else is. Here concurrent pushes queue; one caller at a time (the leader) takes the
 //! queue (at most one push per device, up to [`MAX_JOBS`] pushes and [`MAX_MOVEMENTS`]
 //! movements) and runs it as one group (`storage::push::push_group`: the result each push would
 //! have had alone, in queue order) in one transaction, with one flush; every caller gets its own
@@ -14,6 +16,7 @@
 //! a caller waiting when the leader fails (a panic answers the group's pushes with an error and
 //! hands the lead on).
 
+use crate::storage::push::PushJob;
 use crate::storage::{Pusher, Result, StorageError};
 use smartstock_core::wire::{MovementOutcome, PushRequest};
 use smartstock_core::{DeviceId, Timestamp};
@@ -21,18 +24,18 @@ use std::collections::HashSet;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Most pushes in one group.
-pub(super) const MAX_JOBS: usize = 64;
+pub(crate) const MAX_JOBS: usize = 64;
 /// Most movements in one group (a group always takes at least one push).
-pub(super) const MAX_MOVEMENTS: usize = 5_000;
+pub(crate) const MAX_MOVEMENTS: usize = 5_000;
 
 /// One queued push.
-pub(super) struct Job {
+pub(crate) struct Job {
     /// The authenticated user.
-    pub(super) pusher: Pusher,
+    pub(crate) pusher: Pusher,
     /// The batch.
-    pub(super) request: PushRequest,
+    pub(crate) request: PushRequest,
     /// Reception time.
-    pub(super) now: Timestamp,
+    pub(crate) now: Timestamp,
 }
 
 type Outcomes = Result<Vec<MovementOutcome>>;
@@ -115,14 +118,14 @@ struct Queue {
 
 /// The queue of pushes waiting for a group.
 #[derive(Default)]
-pub(super) struct GroupCommit {
+pub(crate) struct GroupCommit {
     queue: Mutex<Queue>,
 }
 
 impl GroupCommit {
     /// Queues `job` and returns its result once a group that holds it has run. `run` gets the
     /// group's jobs in queue order and returns one result per job.
-    pub(super) fn submit(&self, job: Job, run: impl Fn(&[&Job]) -> Vec<Outcomes>) -> Outcomes {
+    pub(crate) fn submit(&self, job: Job, run: impl Fn(&[&Job]) -> Vec<Outcomes>) -> Outcomes {
         let ticket = Arc::new(Ticket::new(job));
         let leads = {
             let mut queue = self.lock();
@@ -162,6 +165,34 @@ impl GroupCommit {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+impl Job {
+    /// The job as `storage::push` takes it.
+    pub(crate) fn as_push(&self) -> PushJob<'_> {
+        PushJob { pusher: &self.pusher, request: &self.request, now: self.now }
+    }
+}
+
+/// Runs a group with `transaction` (all its pushes in one transaction, one result per push).
+/// When the group fails as a whole, each push runs alone, so a failure belongs to the push that
+/// caused it.
+pub(crate) fn run_group(
+    jobs: &[PushJob<'_>],
+    transaction: impl Fn(&[PushJob<'_>]) -> Result<Vec<Outcomes>>,
+) -> Vec<Outcomes> {
+    match transaction(jobs) {
+        Ok(results) => results,
+        Err(e) if jobs.len() == 1 => vec![Err(e)],
+        Err(e) => {
+            tracing::warn!(error = %e, pushes = jobs.len(), "a push group failed; running its pushes one by one");
+            jobs.iter().map(|job| transaction(&[*job]).and_then(only)).collect()
+        }
+    }
+}
+
+fn only(mut results: Vec<Outcomes>) -> Outcomes {
+    results.pop().unwrap_or_else(|| Err(StorageError::Database("a push group lost its only push".into())))
 }
 
 /// Takes the next group off the queue: queue order, one push per device, within the limits.

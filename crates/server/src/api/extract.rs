@@ -39,6 +39,51 @@ fn json_error(rejection: JsonRejection) -> ApiError {
     ApiError::new(status, code, message)
 }
 
+/// A JSON body read but not decoded yet, for the hot-path handlers that check the session and
+/// run storage in one trip to the blocking pool ([`AppState::signed_in`]): they decode it there,
+/// after the session check, so a request is refused in the same order as with `Session` and
+/// `StrictJson` (session, then body), with the same answers (axum's `Json` checks, in its
+/// order: `Content-Type`, body limit, then decoding), and the body of a request with a bad token
+/// is never decoded.
+pub struct DeferredJson(Result<axum::body::Bytes, ApiError>);
+
+impl<S: Send + Sync> FromRequest<S> for DeferredJson {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !json_content_type(req.headers()) {
+            return Ok(DeferredJson(Err(missing_json_content_type().await)));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| json_error(e.into()));
+        Ok(DeferredJson(bytes))
+    }
+}
+
+impl DeferredJson {
+    /// The body decoded as `T` (unknown fields refused where `T` says so), or the refusal
+    /// `StrictJson<T>` would have answered.
+    pub fn decode<T: DeserializeOwned>(self) -> Result<T, ApiError> {
+        axum::Json::<T>::from_bytes(&self.0?).map(|axum::Json(value)| value).map_err(json_error)
+    }
+}
+
+/// axum's own refusal of a body without a JSON `Content-Type` (got from a request without one;
+/// axum makes its rejection only itself).
+async fn missing_json_content_type() -> ApiError {
+    let bare = Request::new(axum::body::Body::empty());
+    match axum::Json::<serde::de::IgnoredAny>::from_request(bare, &()).await {
+        Err(rejection) => json_error(rejection),
+        Ok(_) => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_json", "send Content-Type: application/json"),
+    }
+}
+
+/// axum's test for a JSON `Content-Type` (`application/json` or `application/*+json`).
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let Some(mime) = content_type.and_then(|t| t.parse::<mime::Mime>().ok()) else { return false };
+    mime.type_() == "application" && (mime.subtype() == "json" || mime.suffix().is_some_and(|name| name == "json"))
+}
+
 /// The signed-in user of a request (`Authorization: Bearer <access token>`). Refuses users who
 /// must change their password first; `PasswordChangeSession` lets those through.
 pub struct Session {
@@ -211,5 +256,63 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
             .await
             .map(|axum::extract::Path(value)| Path(value))
             .map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", rejection.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::extract::DefaultBodyLimit;
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+    use tower::ServiceExt;
+
+    #[derive(serde::Deserialize, serde::Serialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Body1 {
+        n: i64,
+    }
+
+    /// Status and body of `request` answered by `route`, with a 64-byte body limit.
+    async fn answer(route: axum::routing::MethodRouter, content_type: Option<&str>, body: &str) -> (u16, String) {
+        let app = axum::Router::new().route("/", route).layer(DefaultBodyLimit::max(64));
+        let mut request = axum::http::Request::post("/");
+        if let Some(content_type) = content_type {
+            request = request.header(axum::http::header::CONTENT_TYPE, content_type);
+        }
+        let response = app.oneshot(request.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn deferred_json_answers_what_strict_json_answers() {
+        let strict = || post(|StrictJson(b): StrictJson<Body1>| async move { axum::Json(b) });
+        let deferred = || {
+            post(|body: DeferredJson| async move {
+                match body.decode::<Body1>() {
+                    Ok(b) => axum::Json(b).into_response(),
+                    Err(e) => e.into_response(),
+                }
+            })
+        };
+        let huge = format!("{{\"n\": 1, \"pad\": \"{}\"}}", "x".repeat(100));
+        let cases = [
+            (Some("application/json"), "{\"n\": 1}"),
+            (Some("application/problem+json"), "{\"n\": 2}"),
+            (Some("application/json; charset=utf-8"), "{\"n\": 3}"),
+            (Some("text/plain"), "{\"n\": 1}"),
+            (None, "{\"n\": 1}"),
+            (Some("application/json"), "{\"n\": 1, \"extra\": 2}"),
+            (Some("application/json"), "{\"n\": \"one\"}"),
+            (Some("application/json"), "{\"n\": "),
+            (Some("application/json"), huge.as_str()),
+        ];
+        for (content_type, body) in cases {
+            let expected = answer(strict(), content_type, body).await;
+            assert_eq!(answer(deferred(), content_type, body).await, expected, "{content_type:?} {body}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::Query;
-use super::extract::{AccessToken, Session, StrictJson};
+use super::extract::{AccessToken, DeferredJson, Session, StrictJson};
 use super::json::Json as JsonBody;
 use super::openapi::{JsonBodyErrors, SessionErrors};
 use super::{now, AppState};
@@ -86,14 +86,20 @@ pub async fn register_device(
 )]
 pub async fn push(
     State(state): State<AppState>,
-    session: Session,
-    StrictJson(request): StrictJson<PushRequest>,
+    token: AccessToken,
+    body: DeferredJson,
 ) -> ApiResult<JsonBody<PushResponse>> {
-    session.require(Role::Clerk)?;
-    let pusher =
-        Pusher { user_id: session.user.id, role: session.user.role, locations: session.user.locations.clone() };
     let at = now();
-    let outcomes = state.blocking(move |s| s.push(&pusher, &request, at)).await?;
+    // One trip to the blocking pool: the session, then the body and the role, then the push.
+    let outcomes = state
+        .signed_in(token, move |storage, session| {
+            let request: PushRequest = body.decode()?;
+            session.require(Role::Clerk)?;
+            let pusher =
+                Pusher { user_id: session.user.id, role: session.user.role, locations: session.user.locations.clone() };
+            Ok(storage.push(&pusher, &request, at)?)
+        })
+        .await?;
     state.metrics.sync_calls.with_label_values(&["push"]).inc();
     for outcome in &outcomes {
         let label = match outcome.outcome {

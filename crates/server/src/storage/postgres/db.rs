@@ -53,10 +53,13 @@ pub(super) enum Plans {
     /// the connection's life, and a generic plan made while a table was small (a sequential scan)
     /// would stay with them as the table grows: the writers' set-based statements plan afresh.
     Custom,
-    /// PostgreSQL's default: a statement moves to a generic plan (no planning per execution)
-    /// once that costs no more than its custom plans. For the per-request lookups (a session by
-    /// its token's hash, the feed after a cursor: key and index-range reads whose plans do not
-    /// depend on the values), where planning costs more than running.
+    /// The generic plan at every execution (`plan_cache_mode = force_generic_plan`: no planning
+    /// per execution). For the per-request lookups (a session by its token's hash, the feed after
+    /// a cursor: key and index-range reads whose plans do not depend on the values), where
+    /// planning costs more than running. PostgreSQL's own choice (`auto`) kept planning the pull
+    /// page afresh: its generic plan's estimate for an unknown `LIMIT` looked dearer than the
+    /// custom plans. A plan is made again whenever its tables' statistics change (ANALYZE, also
+    /// autovacuum's), so it follows a growing table.
     Generic,
 }
 
@@ -73,8 +76,9 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> std::result::Result<PgConn, ::postgres::Error> {
         let mut client = self.config.connect(NoTls)?;
-        if self.plans == Plans::Custom {
-            client.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+        match self.plans {
+            Plans::Custom => client.batch_execute("SET plan_cache_mode = force_custom_plan")?,
+            Plans::Generic => client.batch_execute("SET plan_cache_mode = force_generic_plan")?,
         }
         if let Some(schema) = &self.schema {
             // quote_ident on the server: the schema name travels as a parameter, never as SQL.

@@ -94,32 +94,65 @@ pub(crate) fn queue_edit(
 
 /// The stamps held for a row's fields.
 pub(crate) fn load_stamps(conn: &Connection, id: Uuid) -> Result<Stamps> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT field, hlc_wall, hlc_counter, device_id, user_id FROM catalog_stamps WHERE entity_id = ?1",
-    )?;
-    let rows = stmt.query_map([id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            FieldStamp {
-                hlc: Hlc { wall: r.get(1)?, counter: r.get(2)? },
-                device_id: DeviceId(r.get(3)?),
-                user_id: UserId(r.get(4)?),
-            },
-        ))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Stamps>>()?)
+    let text: Option<String> = conn
+        .prepare_cached("SELECT stamps FROM catalog_row_stamps WHERE entity_id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    text.map_or_else(|| Ok(Stamps::new()), |text| decode_stamps(&text))
 }
 
+/// Adds `stamps` to those held for a row (a field stamped again takes the new stamp).
 fn save_stamps(conn: &Connection, id: Uuid, stamps: &Stamps) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO catalog_stamps (entity_id, field, hlc_wall, hlc_counter, device_id, user_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (entity_id, field) DO UPDATE SET hlc_wall = excluded.hlc_wall, \
-         hlc_counter = excluded.hlc_counter, device_id = excluded.device_id, user_id = excluded.user_id",
-    )?;
-    for (field, s) in stamps {
-        stmt.execute(params![id, field, s.hlc.wall, s.hlc.counter, s.device_id.0, s.user_id.0])?;
-    }
+    let mut held = load_stamps(conn, id)?;
+    held.extend(stamps.iter().map(|(field, stamp)| (field.clone(), *stamp)));
+    conn.prepare_cached(
+        "INSERT INTO catalog_row_stamps (entity_id, stamps) VALUES (?1, ?2) \
+         ON CONFLICT (entity_id) DO UPDATE SET stamps = excluded.stamps",
+    )?
+    .execute(params![id, encode_stamps(&held)])?;
     Ok(())
+}
+
+/// One distinct stamp and the fields it covers, as `catalog_row_stamps` stores it.
+type StoredStamp = (i64, u32, String, String, Vec<String>);
+
+/// A row's stamps as stored: each distinct stamp once, with its fields (migration 0005).
+pub(crate) fn encode_stamps(stamps: &Stamps) -> String {
+    let mut groups: Vec<(FieldStamp, Vec<&str>)> = Vec::new();
+    for (field, stamp) in stamps {
+        match groups.iter_mut().find(|(held, _)| held == stamp) {
+            Some((_, fields)) => fields.push(field),
+            None => groups.push((*stamp, vec![field])),
+        }
+    }
+    let stored: Vec<(i64, u32, String, String, &[&str])> = groups
+        .iter()
+        .map(|(s, fields)| {
+            (
+                s.hlc.wall,
+                s.hlc.counter,
+                s.device_id.0.simple().to_string(),
+                s.user_id.0.simple().to_string(),
+                &fields[..],
+            )
+        })
+        .collect();
+    // A tuple of numbers, strings and a list of strings always serializes.
+    serde_json::to_string(&stored).unwrap_or_default()
+}
+
+fn decode_stamps(text: &str) -> Result<Stamps> {
+    let unreadable =
+        |e: &dyn std::fmt::Display| StoreError::Conflict(format!("stored field stamps are unreadable: {e}"));
+    let stored: Vec<StoredStamp> = serde_json::from_str(text).map_err(|e| unreadable(&e))?;
+    let mut stamps = Stamps::new();
+    for (wall, counter, device, user, fields) in stored {
+        let id = |text: &str| Uuid::parse_str(text).map_err(|e| unreadable(&e));
+        let stamp =
+            FieldStamp { hlc: Hlc { wall, counter }, device_id: DeviceId(id(&device)?), user_id: UserId(id(&user)?) };
+        stamps.extend(fields.into_iter().map(|field| (field, stamp)));
+    }
+    Ok(stamps)
 }
 
 fn local_row(conn: &Connection, entity: CatalogEntity, id: Uuid) -> Result<Option<CatalogRow>> {

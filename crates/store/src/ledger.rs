@@ -92,6 +92,24 @@ pub(crate) struct WriteCache {
 }
 
 impl WriteCache {
+    /// A cache for a transaction that found the ledger empty: no level is read from the database.
+    pub(crate) fn for_empty_ledger() -> WriteCache {
+        WriteCache { levels_table_empty: Some(true), ..WriteCache::default() }
+    }
+
+    /// The level held for a pair, or an empty one: only for a cache made by `for_empty_ledger`.
+    pub(crate) fn cached_level(&self, pair: (ProductId, LocationId)) -> (Level, LedgerDigest) {
+        self.levels.get(&pair).copied().unwrap_or_default()
+    }
+
+    /// Turns a failed write of `movement` into an error that names its missing product or
+    /// location, if one is missing (otherwise returns `Ok` and the caller reports its own error).
+    pub(crate) fn name_missing_catalog(&mut self, tx: &Connection, movement: &Movement) -> Result<()> {
+        self.product(tx, movement.product_id)?;
+        self.location(tx, movement.location_id)?;
+        Ok(())
+    }
+
     fn level(&mut self, tx: &Connection, product: ProductId, location: LocationId) -> Result<(Level, LedgerDigest)> {
         if let Some(cached) = self.levels.get(&(product, location)) {
             return Ok(*cached);
@@ -121,7 +139,7 @@ impl WriteCache {
         Ok(())
     }
 
-    fn set_level(&mut self, product: ProductId, location: LocationId, level: Level, digest: LedgerDigest) {
+    pub(crate) fn set_level(&mut self, product: ProductId, location: LocationId, level: Level, digest: LedgerDigest) {
         self.levels.insert((product, location), (level, digest));
     }
 
@@ -158,6 +176,14 @@ impl WriteCache {
             sql::save_level(tx, product, location, &level, &digest)?;
         }
         Ok(())
+    }
+
+    /// Writes every level into a levels table that was empty, many rows to a statement, in key
+    /// order (a first pull's end).
+    pub(crate) fn flush_into_empty(&mut self, tx: &Connection) -> Result<()> {
+        let mut levels: Vec<_> = self.levels.drain().collect();
+        levels.sort_unstable_by_key(|(key, _)| *key);
+        sql::insert_levels(tx, &levels)
     }
 }
 
@@ -519,8 +545,7 @@ pub(crate) fn insert_remote(tx: &Connection, cache: &mut WriteCache, movement: &
         Ok(true) => {}
         Ok(false) => return Ok(false),
         Err(e) => {
-            cache.product(tx, movement.product_id)?;
-            cache.location(tx, movement.location_id)?;
+            cache.name_missing_catalog(tx, movement)?;
             return Err(e);
         }
     }

@@ -18,6 +18,7 @@ pub mod catalog_sync;
 pub mod clock;
 pub mod error;
 pub mod export;
+pub mod first_pull;
 pub mod import;
 mod ledger;
 pub mod outbox;

@@ -15,9 +15,10 @@ use crate::error::{Result, StoreError};
 use crate::ledger::{insert_remote, WriteCache};
 use crate::Store;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use smartstock_core::merge::{FieldStamp, Stamps};
+use smartstock_core::hlc::Hlc;
+use smartstock_core::merge::Stamps;
 use smartstock_core::wire::{CatalogRow, PullPage};
-use smartstock_core::{Location, Product, Timestamp};
+use smartstock_core::{Location, Movement, Product, Timestamp};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -133,10 +134,10 @@ impl Store {
 /// power cut can only lose the newest pages together with the cursor that covers them (WAL
 /// keeps a consistent prefix), and the next pull fetches them again; the next local record's
 /// sync covers them too.
-struct Relaxed<'c>(&'c mut Connection);
+pub(crate) struct Relaxed<'c>(pub(crate) &'c mut Connection);
 
 impl<'c> Relaxed<'c> {
-    fn new(conn: &'c mut Connection) -> Result<Relaxed<'c>> {
+    pub(crate) fn new(conn: &'c mut Connection) -> Result<Relaxed<'c>> {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(Relaxed(conn))
     }
@@ -157,25 +158,56 @@ fn apply_pages(conn: &mut Connection, pages: &[PullPage], cursor: i64, now: Time
     let mut pairs: Vec<_> =
         pages.iter().flat_map(|p| p.movements.iter().map(|m| (m.product_id, m.location_id))).collect();
     cache.preload_levels(&tx, &mut pairs)?;
+    let mut newest = None;
     for page in pages {
-        apply_page(&tx, &mut cache, page, &mut applied)?;
+        apply_page(&tx, &mut cache, page, &mut applied, &mut newest)?;
     }
     cache.flush(&tx)?;
-    let newest = pages.iter().flat_map(|p| p.stamps.iter()).filter_map(|s| catalog_sync::newest(&s.stamps)).max();
+    finish_pull(&tx, newest, cursor, now)?;
+    tx.commit()?;
+    Ok(applied)
+}
+
+/// The end of every pull transaction: the device clock learns the newest catalog stamp
+/// received, and the cursor moves to `cursor`.
+pub(crate) fn finish_pull(tx: &Connection, newest: Option<Hlc>, cursor: i64, now: Timestamp) -> Result<()> {
     if let Some(hlc) = newest {
-        catalog_sync::observe(&tx, hlc, now)?;
+        catalog_sync::observe(tx, hlc, now)?;
     }
     tx.execute(
         "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         params![CURSOR_KEY, cursor.to_string()],
     )?;
-    tx.commit()?;
-    Ok(applied)
+    Ok(())
+}
+
+/// Where a pull page's movements go: one by one through the ledger (`WriteCache`), or in bulk
+/// into an empty ledger (`first_pull`).
+pub(crate) trait MovementSink {
+    /// Writes the movements of one page; returns how many were new.
+    fn add_page(&mut self, tx: &Connection, movements: &[Movement]) -> Result<u64>;
+}
+
+impl MovementSink for WriteCache {
+    fn add_page(&mut self, tx: &Connection, movements: &[Movement]) -> Result<u64> {
+        let mut added = 0;
+        for movement in movements {
+            added += u64::from(insert_remote(tx, self, movement)?);
+        }
+        Ok(added)
+    }
 }
 
 /// One page inside the caller's transaction: locations, then products, then movements (any
-/// order is fine for them), then alerts. Levels stay in `cache` until the caller flushes.
-fn apply_page(tx: &Connection, cache: &mut WriteCache, page: &PullPage, applied: &mut PullApplied) -> Result<()> {
+/// order is fine for them), then alerts. Levels stay in `sink` until the caller flushes;
+/// `newest` keeps the newest catalog stamp seen.
+pub(crate) fn apply_page(
+    tx: &Connection,
+    sink: &mut impl MovementSink,
+    page: &PullPage,
+    applied: &mut PullApplied,
+    newest: &mut Option<Hlc>,
+) -> Result<()> {
     let stamps: HashMap<Uuid, &Stamps> = page.stamps.iter().map(|s| (s.id, &s.stamps)).collect();
     let unstamped = Stamps::new();
     let stamps_of = |id: Uuid| stamps.get(&id).copied().unwrap_or(&unstamped);
@@ -185,9 +217,7 @@ fn apply_page(tx: &Connection, cache: &mut WriteCache, page: &PullPage, applied:
     }
     apply_products(tx, &page.products, &stamps_of)?;
     applied.products += page.products.len() as u64;
-    for movement in &page.movements {
-        applied.movements += u64::from(insert_remote(tx, cache, movement)?);
-    }
+    applied.movements += sink.add_page(tx, &page.movements)?;
     for alert in &page.alerts {
         upsert_alert(tx, alert)?;
         applied.alerts += 1;
@@ -196,6 +226,7 @@ fn apply_page(tx: &Connection, cache: &mut WriteCache, page: &PullPage, applied:
         catalog_sync::store_notice(tx, notice)?;
         applied.notices += 1;
     }
+    *newest = (*newest).max(page.stamps.iter().filter_map(|s| catalog_sync::newest(&s.stamps)).max());
     Ok(())
 }
 
@@ -218,10 +249,15 @@ fn in_chunks<T>(rows: &[T], mut write: impl FnMut(&[T]) -> Result<()>) -> Result
     Ok(())
 }
 
-/// `INSERT INTO <table> (<columns>) VALUES (?, …), … <tail>` for `rows` rows.
-fn multi_row_sql(head: &str, columns: usize, rows: usize, tail: &str) -> String {
-    let row = format!("({})", vec!["?"; columns].join(", "));
+/// `INSERT INTO <table> (<columns>) VALUES (<row>), … <tail>` for `rows` rows.
+pub(crate) fn multi_row_sql(head: &str, row: &str, rows: usize, tail: &str) -> String {
+    let row = format!("({row})");
     format!("{head} VALUES {} {tail}", vec![row.as_str(); rows].join(", "))
+}
+
+/// `?, ?, …` for `columns` columns.
+fn placeholders(columns: usize) -> String {
+    vec!["?"; columns].join(", ")
 }
 
 /// A page's products: those this device holds stamps for merge field by field
@@ -237,13 +273,13 @@ fn apply_products<'s>(tx: &Connection, products: &[Product], stamps_of: &impl Fn
         }
     }
     in_chunks(&unstamped, |chunk| upsert_products(tx, chunk))?;
-    let mut stamps: Vec<(Uuid, &str, &FieldStamp)> = unstamped
+    let stamps: Vec<(Uuid, String)> = unstamped
         .iter()
-        .flat_map(|p| stamps_of(p.id.0).iter().map(move |(field, stamp)| (p.id.0, field.as_str(), stamp)))
+        .map(|p| (p.id.0, stamps_of(p.id.0)))
+        .filter(|(_, stamps)| !stamps.is_empty())
+        .map(|(id, stamps)| (id, catalog_sync::encode_stamps(stamps)))
         .collect();
-    // Key order: the stamps table is keyed by (entity, field); sorted writes touch each page once.
-    stamps.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    in_chunks(&stamps, |chunk| save_stamp_rows(tx, chunk))
+    in_chunks(&stamps, |chunk| save_row_stamps(tx, chunk))
 }
 
 const PRODUCT_COLUMN_COUNT: usize = 12;
@@ -253,7 +289,7 @@ const PRODUCT_COLUMN_COUNT: usize = 12;
 fn upsert_products(tx: &Connection, chunk: &[&Product]) -> Result<()> {
     let sql = multi_row_sql(
         &format!("INSERT INTO products ({})", crate::catalog::PRODUCT_COLUMNS),
-        PRODUCT_COLUMN_COUNT,
+        &placeholders(PRODUCT_COLUMN_COUNT),
         chunk.len(),
         crate::catalog::PRODUCT_UPSERT,
     );
@@ -286,24 +322,21 @@ fn upsert_products(tx: &Connection, chunk: &[&Product]) -> Result<()> {
     }
 }
 
-/// Upserts field stamps `(entity id, field, stamp)` in one statement.
-fn save_stamp_rows(tx: &Connection, chunk: &[(Uuid, &str, &FieldStamp)]) -> Result<()> {
+/// Stores the stamps of rows that held none, `(entity id, encoded stamps)`, in one statement.
+fn save_row_stamps(tx: &Connection, chunk: &[(Uuid, String)]) -> Result<()> {
     let sql = multi_row_sql(
-        "INSERT INTO catalog_stamps (entity_id, field, hlc_wall, hlc_counter, device_id, user_id)",
-        6,
+        "INSERT INTO catalog_row_stamps (entity_id, stamps)",
+        &placeholders(2),
         chunk.len(),
-        "ON CONFLICT (entity_id, field) DO UPDATE SET hlc_wall = excluded.hlc_wall, \
-         hlc_counter = excluded.hlc_counter, device_id = excluded.device_id, user_id = excluded.user_id",
+        "ON CONFLICT (entity_id) DO UPDATE SET stamps = excluded.stamps",
     );
     let mut stmt = tx.prepare_cached(&sql)?;
     let mut index = 0;
-    for (id, field, stamp) in chunk {
-        let values: [&dyn rusqlite::ToSql; 6] =
-            [id, field, &stamp.hlc.wall, &stamp.hlc.counter, &stamp.device_id.0, &stamp.user_id.0];
-        for value in values {
-            index += 1;
-            stmt.raw_bind_parameter(index, value)?;
-        }
+    for (id, stamps) in chunk {
+        index += 1;
+        stmt.raw_bind_parameter(index, id)?;
+        index += 1;
+        stmt.raw_bind_parameter(index, stamps)?;
     }
     stmt.raw_execute()?;
     Ok(())

@@ -242,6 +242,44 @@ pub fn save_level(
     Ok(())
 }
 
+/// A product × location pair with its level and checksum, as `levels` holds them.
+pub type PairLevel = ((ProductId, LocationId), (Level, LedgerDigest));
+
+/// Inserts levels into a table that holds none of their pairs, `LEVEL_ROWS` to a statement.
+pub fn insert_levels(conn: &Connection, levels: &[PairLevel]) -> Result<()> {
+    const LEVEL_ROWS: usize = 256;
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    for chunk in levels.chunks(LEVEL_ROWS) {
+        let sql = format!(
+            "INSERT INTO levels (product_id, location_id, on_hand, anchor_id, anchor_at, anchor_counted, latest_at, \
+             latest_id, movement_count, digest) VALUES {}",
+            vec![row; chunk.len()].join(", ")
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut index = 0;
+        for ((product, location), (level, digest)) in chunk {
+            let values: [&dyn rusqlite::ToSql; 10] = [
+                &product.0,
+                &location.0,
+                &level.on_hand,
+                &level.anchor.map(|a| a.id.0),
+                &level.anchor.map(|a| a.occurred_at.millis()),
+                &level.anchor.map(|a| a.counted),
+                &level.latest.map(|(at, _)| at.millis()),
+                &level.latest.map(|(_, id)| id.0),
+                &(digest.count as i64),
+                &digest.sum_bytes(),
+            ];
+            for value in values {
+                index += 1;
+                stmt.raw_bind_parameter(index, value)?;
+            }
+        }
+        stmt.raw_execute()?;
+    }
+    Ok(())
+}
+
 /// What the ledger needs to know about a product to record a movement of it.
 #[derive(Clone, Debug)]
 pub struct ProductBrief {

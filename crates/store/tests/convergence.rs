@@ -10,6 +10,7 @@ use common::{location, product, Fixture, T0};
 use proptest::prelude::*;
 use smartstock_core::ids::NewRandom;
 use smartstock_core::level::{entries_of, level_of};
+use smartstock_core::wire::{PullPage, WIRE_VERSION};
 use smartstock_core::{
     DeviceId, LedgerDigest, LocationId, Movement, MovementId, MovementKind, ProductId, ReasonCode, Timestamp, UserId,
 };
@@ -128,6 +129,31 @@ impl World {
     }
 }
 
+/// `movements` as consecutive pull pages of `size` movements, `has_more` on all but the last.
+fn pull_pages(movements: &[Movement], size: usize) -> impl Iterator<Item = PullPage> + '_ {
+    let pages = movements.len().div_ceil(size);
+    movements.chunks(size).enumerate().map(move |(i, chunk)| PullPage {
+        v: WIRE_VERSION,
+        movements: chunk.to_vec(),
+        products: vec![],
+        locations: vec![],
+        alerts: vec![],
+        stamps: vec![],
+        notices: vec![],
+        next_after: i as i64 + 1,
+        has_more: i + 1 < pages,
+    })
+}
+
+fn pair_index_exists(f: &Fixture) -> bool {
+    f.raw()
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'movements_pair'", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+        == 1
+}
+
 fn shuffle<T>(items: &mut [T], mut state: u64) {
     for i in (1..items.len()).rev() {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -154,6 +180,15 @@ proptest! {
         // Replaying everything again (a lost pull response) changes nothing.
         prop_assert_eq!(batched.store.apply_remote(&shuffled).unwrap(), 0);
 
+        // A first sync's bulk path, pages of `batch` movements in the same shuffled order.
+        let first = world.store();
+        let mut pages = pull_pages(&shuffled, batch);
+        let applied = first.store.apply_first_pull(&mut pages.by_ref()).unwrap();
+        prop_assert_eq!(applied.movements as usize, movements.len());
+        prop_assert_eq!(pages.count(), 0, "every page taken");
+        prop_assert_eq!(first.store.apply_remote(&shuffled).unwrap(), 0);
+        prop_assert!(pair_index_exists(&first));
+
         for pair in 0..4 {
             let (p, l) = world.pair(pair);
             let set: Vec<Movement> =
@@ -164,9 +199,12 @@ proptest! {
             let digest = LedgerDigest::of_all(&set);
             prop_assert_eq!(in_order.store.checksum(p, l).unwrap(), digest);
             prop_assert_eq!(batched.store.checksum(p, l).unwrap(), digest);
+            prop_assert_eq!(first.store.level(p, l).unwrap(), expected);
+            prop_assert_eq!(first.store.checksum(p, l).unwrap(), digest);
         }
         prop_assert!(in_order.store.reconcile(false).unwrap().differences.is_empty());
         prop_assert!(batched.store.reconcile(false).unwrap().differences.is_empty());
+        prop_assert!(first.store.reconcile(false).unwrap().differences.is_empty());
     }
 }
 
@@ -181,4 +219,39 @@ fn local_records_and_remote_movements_share_one_level() {
     assert_eq!(f.store.apply_remote(&remote).unwrap(), 1);
     assert_eq!(f.store.level(p, l).unwrap(), -2);
     assert_eq!(f.store.pending_count().unwrap(), 1, "remote movements are not in the outbox");
+}
+
+#[test]
+fn a_first_pull_that_names_an_unknown_product_writes_nothing_and_says_which() {
+    let world = World::new();
+    let mut movements = world.movements(&[
+        Op::Delta { pair: 0, device: 0, at: 1, delta: 5 },
+        Op::Delta { pair: 1, device: 1, at: 2, delta: 3 },
+        Op::Delta { pair: 2, device: 2, at: 3, delta: 4 },
+    ]);
+    let stranger = ProductId::new_random();
+    movements[2].product_id = stranger;
+    let f = world.store();
+    let error = f.store.apply_first_pull(&mut pull_pages(&movements, 1)).unwrap_err().to_string();
+    assert!(error.contains(&stranger.to_string()), "{error}");
+    assert!(f.store.holds_no_movements().unwrap());
+    assert_eq!(f.store.pull_cursor().unwrap(), 0);
+    assert!(pair_index_exists(&f), "the dropped index came back with the rollback");
+}
+
+#[test]
+fn a_ledger_that_holds_movements_takes_one_page_the_usual_way() {
+    let world = World::new();
+    let movements = world.movements(&[
+        Op::Delta { pair: 0, device: 0, at: 1, delta: 5 },
+        Op::Count { pair: 0, device: 1, at: 2, counted: 3 },
+        Op::Delta { pair: 1, device: 2, at: 3, delta: 4 },
+    ]);
+    let f = world.store();
+    let (p, l) = world.pair(3);
+    f.receive(p, l, 7);
+    let mut pages = pull_pages(&movements, 1);
+    let applied = f.store.apply_first_pull(&mut pages).unwrap();
+    assert_eq!((applied.movements, applied.cursor), (1, 1));
+    assert_eq!(pages.count(), 2, "the rest is left to the caller");
 }

@@ -95,3 +95,39 @@ fn a_ledger_of_the_previous_release_is_upgraded_with_its_data_searchable() {
     assert_eq!(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>(), ["OLD-1"], "found through the new name index");
     assert_eq!(store.stock_count(&query).unwrap(), 1);
 }
+
+#[test]
+fn field_stamps_of_schema_4_are_kept_one_row_per_product() {
+    use smartstock_core::merge::FieldStamp;
+    use smartstock_core::{DeviceId, Hlc, UserId};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v4.db");
+    let id = uuid::Uuid::now_v7();
+    let created = FieldStamp {
+        hlc: Hlc { wall: 1_700_000_000_000, counter: 2 },
+        device_id: DeviceId(uuid::Uuid::now_v7()),
+        user_id: UserId(uuid::Uuid::now_v7()),
+    };
+    let renamed = FieldStamp { hlc: Hlc { wall: 1_700_000_500_000, counter: 0 }, ..created };
+    let expected: smartstock_core::Stamps =
+        [("sku", created), ("unit", created), ("name", renamed)].map(|(f, s)| (f.to_string(), s)).into();
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        schema::migrations().to_version(&mut conn, 4).unwrap();
+        for (field, s) in &expected {
+            conn.execute(
+                "INSERT INTO catalog_stamps (entity_id, field, hlc_wall, hlc_counter, device_id, user_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![id, field, s.hlc.wall, s.hlc.counter, s.device_id.0, s.user_id.0],
+            )
+            .unwrap();
+        }
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.catalog_stamps(id).unwrap(), expected);
+    let rows: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM catalog_row_stamps", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+}

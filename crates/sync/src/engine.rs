@@ -18,6 +18,7 @@ use smartstock_core::ids::NewRandom;
 use smartstock_core::wire::{CatalogEdit, CatalogOutcome, CatalogStatus, PullPage};
 use smartstock_core::DeviceId;
 use smartstock_store::outbox::AckSummary;
+use smartstock_store::remote::PullApplied;
 use smartstock_store::Store;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -420,7 +421,20 @@ impl SyncEngine {
                 }
             }
         };
+        let first_sync = after == 0 && {
+            let store = self.store.clone();
+            blocking(move || store.holds_no_movements()).await?
+        };
         let apply = async move {
+            if first_sync {
+                let (rest, applied) = self.apply_first_pull(receiver).await?;
+                report.pulled += applied.movements;
+                report.cursor = applied.cursor;
+                match rest {
+                    Some(rest) => receiver = rest,
+                    None => return Ok(()),
+                }
+            }
             while let Some(first) = receiver.recv().await {
                 let mut pages = vec![first?];
                 let mut rows = pages[0].movements.len();
@@ -443,6 +457,42 @@ impl SyncEngine {
         };
         let ((), applied) = tokio::join!(fetch, apply);
         applied
+    }
+
+    /// A first sync into an empty ledger: the store takes pages straight from `receiver`, in one
+    /// bulk transaction (`Store::apply_first_pull`). Returns the receiver if pages remain (the
+    /// store stopped at its size limit, or the ledger was not empty after all), `None` once the
+    /// last page is written. A failed fetch ends the load: what came before it is kept, then the
+    /// error is returned.
+    async fn apply_first_pull(
+        &self,
+        mut receiver: mpsc::Receiver<Result<PullPage>>,
+    ) -> Result<(Option<mpsc::Receiver<Result<PullPage>>>, PullApplied)> {
+        let store = self.store.clone();
+        let (receiver, failed, applied) = tokio::task::spawn_blocking(move || {
+            let mut failed = None;
+            let mut last_taken_had_more = true;
+            let mut pages = std::iter::from_fn(|| match receiver.blocking_recv()? {
+                Ok(page) => {
+                    last_taken_had_more = page.has_more;
+                    Some(page)
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    None
+                }
+            });
+            let applied = store.apply_first_pull(&mut pages);
+            let rest = (failed.is_none() && last_taken_had_more).then_some(receiver);
+            (rest, failed, applied)
+        })
+        .await
+        .map_err(|e| SyncError::Protocol(e.to_string()))?;
+        let applied = applied?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok((receiver, applied)),
+        }
     }
 }
 

@@ -1,0 +1,346 @@
+//! A first sync into an empty ledger: the server's whole backlog written the way a bulk load
+//! should be, in one transaction that readers do not see until it commits.
+//!
+//! - The `movements_pair` index is dropped at the start and built once at the end: inserting a
+//!   million rows in random product order into it costs about three times the rows themselves,
+//!   building it from the finished table costs a sort.
+//! - Movements go in 256 to a statement. Whether a movement is new, and which void already waits
+//!   for it, is known from this load alone (the ledger was empty), without asking SQLite per row.
+//! - Levels and checksums are kept in memory by the level rule and written once per pair at the
+//!   end. A pair the incremental rule cannot answer (a count older than what it holds, a void) is
+//!   recomputed from the ledger once the index exists.
+//!
+//! A crash rolls the whole transaction back (the cursor with it) and the next sync starts again
+//! from an empty ledger. The load stops taking pages after `MAX_MOVEMENTS`, so a local record
+//! waits for a bounded write; the rest of the backlog is pulled the usual way.
+//!
+//! Must not: run on a ledger that already holds movements (`Store::apply_first_pull` applies
+//! one page the usual way then), or apply the negative-stock policy (pulled movements happened).
+
+use crate::error::{Result, StoreError};
+use crate::ledger::{recompute_pair, WriteCache};
+use crate::remote::{apply_page, finish_pull, multi_row_sql, MovementSink, PullApplied, Relaxed};
+use crate::{sql, Store};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use smartstock_core::level::Applied;
+use smartstock_core::wire::PullPage;
+use smartstock_core::{LocationId, Movement, MovementId, MovementKind, ProductId};
+use std::time::{Duration, Instant};
+
+/// Most movements one first-pull transaction takes (about 250 MB of ledger).
+pub const MAX_MOVEMENTS: u64 = 2_000_000;
+
+/// Rows per multi-row movement insert (19 bound values each, under SQLite's 32,766).
+const ROWS_PER_STATEMENT: usize = 256;
+
+impl Store {
+    /// Whether the ledger holds no movement yet (a first sync can take the bulk path).
+    pub fn holds_no_movements(&self) -> Result<bool> {
+        Ok(!self.read().query_row("SELECT EXISTS (SELECT 1 FROM movements)", [], |r| r.get::<_, bool>(0))?)
+    }
+
+    /// Applies a first sync's pages as `pages` yields them, all in one transaction with the
+    /// cursor of the last page taken. On an empty ledger with more than one page to come this is
+    /// the bulk path (module doc) and it takes pages until the last one (`has_more` false), until
+    /// `pages` ends, or past `MAX_MOVEMENTS`; otherwise it applies the first page the usual way.
+    /// A page `pages` never yields is left to the caller.
+    #[tracing::instrument(skip_all)]
+    pub fn apply_first_pull(&self, pages: &mut dyn Iterator<Item = PullPage>) -> Result<PullApplied> {
+        let Some(first) = pages.next() else {
+            return Ok(PullApplied { cursor: self.pull_cursor()?, ..PullApplied::default() });
+        };
+        let now = self.clock().now();
+        let mut conn = self.write();
+        // Nobody else writes while the writer lock is held: the answer holds for the transaction.
+        let empty: bool = conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM movements)", [], |r| r.get(0))?;
+        let relaxed = Relaxed::new(&mut conn)?;
+        let mut applied = PullApplied::default();
+        let mut newest = None;
+        if !(empty && first.has_more) {
+            let tx = relaxed.0.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut cache = WriteCache::default();
+            apply_page(&tx, &mut cache, &first, &mut applied, &mut newest)?;
+            cache.flush(&tx)?;
+            finish_pull(&tx, newest, first.next_after, now)?;
+            tx.commit()?;
+            applied.cursor = first.next_after;
+            return Ok(applied);
+        }
+        let unchecked = ForeignKeysInRust::new(relaxed.0)?;
+        let tx = unchecked.0.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut load = BulkMovements::begin(&tx)?;
+        let mut page = first;
+        let mut writing = Duration::ZERO;
+        loop {
+            let started = Instant::now();
+            apply_page(&tx, &mut load, &page, &mut applied, &mut newest)?;
+            writing += started.elapsed();
+            applied.cursor = page.next_after;
+            if !page.has_more || applied.movements >= MAX_MOVEMENTS {
+                break;
+            }
+            match pages.next() {
+                Some(next) => page = next,
+                None => break,
+            }
+        }
+        let started = Instant::now();
+        let (index, levels) = load.finish(&tx)?;
+        finish_pull(&tx, newest, applied.cursor, now)?;
+        tx.commit()?;
+        tracing::info!(
+            movements = applied.movements,
+            products = applied.products,
+            pages_ms = writing.as_millis() as u64,
+            pair_index_ms = index.as_millis() as u64,
+            levels_ms = levels.as_millis() as u64,
+            end_ms = started.elapsed().as_millis() as u64,
+            "first pull written"
+        );
+        Ok(applied)
+    }
+}
+
+/// The movements of a first pull (module doc).
+pub(crate) struct BulkMovements {
+    /// `CREATE INDEX movements_pair …` as the schema holds it, run again at the end.
+    pair_index: Option<String>,
+    levels: WriteCache,
+    held: HashSet<MovementId>,
+    /// Movement id → the void that arrived before it.
+    void_waiting: HashMap<MovementId, MovementId>,
+    recompute: HashSet<(ProductId, LocationId)>,
+    /// Products and locations known to exist (SQLite's foreign-key checks are off).
+    known_products: HashSet<ProductId>,
+    known_locations: HashSet<LocationId>,
+}
+
+impl BulkMovements {
+    fn begin(tx: &Connection) -> Result<BulkMovements> {
+        let pair_index: Option<String> = tx
+            .query_row("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = 'movements_pair'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if pair_index.is_some() {
+            tx.execute_batch("DROP INDEX movements_pair")?;
+        }
+        Ok(BulkMovements {
+            pair_index,
+            levels: WriteCache::for_empty_ledger(),
+            held: HashSet::default(),
+            void_waiting: HashMap::default(),
+            recompute: HashSet::default(),
+            known_products: HashSet::default(),
+            known_locations: HashSet::default(),
+        })
+    }
+
+    /// Builds the pair index again, writes every level once, and recomputes the pairs the
+    /// incremental rule could not answer. Returns how long the index and the levels took.
+    fn finish(mut self, tx: &Connection) -> Result<(Duration, Duration)> {
+        let started = Instant::now();
+        if let Some(index) = &self.pair_index {
+            // The sort may use a second core: the pages are all fetched by now.
+            tx.pragma_update(None, "threads", SORT_THREADS)?;
+            let built = tx.execute_batch(index);
+            tx.pragma_update(None, "threads", 0)?;
+            built?;
+        }
+        let index = started.elapsed();
+        let started = Instant::now();
+        self.levels.flush_into_empty(tx)?;
+        check_foreign_keys(tx, "locations")?;
+        check_foreign_keys(tx, "alerts")?;
+        let mut pairs: Vec<_> = self.recompute.into_iter().collect();
+        pairs.sort_unstable();
+        for (product, location) in pairs {
+            recompute_pair(tx, product, location)?;
+        }
+        Ok((index, started.elapsed()))
+    }
+
+    /// What SQLite's foreign keys would check: the movement's product and locations exist (each
+    /// id is looked up once per load).
+    fn check_catalog(&mut self, tx: &Connection, movement: &Movement) -> Result<()> {
+        if !self.known_products.contains(&movement.product_id) {
+            sql::product_brief(tx, movement.product_id)?;
+            self.known_products.insert(movement.product_id);
+        }
+        for location in [Some(movement.location_id), movement.peer_location_id].into_iter().flatten() {
+            if !self.known_locations.contains(&location) {
+                sql::location_brief(tx, location)?;
+                self.known_locations.insert(location);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes one movement into the levels held in memory; `voided_by` is the void that already
+    /// cancelled it.
+    fn take_level(&mut self, movement: &Movement, voided_by: Option<MovementId>) -> Result<()> {
+        let pair = (movement.product_id, movement.location_id);
+        let (mut level, mut digest) = self.levels.cached_level(pair);
+        digest.add(movement);
+        if voided_by.is_none() {
+            if let Some(entry) = movement.level_entry() {
+                if level.apply(&entry)? == Applied::NeedsRecompute {
+                    self.recompute.insert(pair);
+                }
+            }
+        }
+        self.levels.set_level(pair.0, pair.1, level, digest);
+        Ok(())
+    }
+
+    /// A void: cancels its target if the ledger holds it already, or waits for it. Either way
+    /// its pair is recomputed at the end (voids are rare; the incremental removal is not worth a
+    /// second code path here).
+    fn take_void(&mut self, tx: &Connection, void: &Movement) -> Result<()> {
+        let target_id = void.voided_id()?;
+        self.recompute.insert((void.product_id, void.location_id));
+        if !self.held.contains(&target_id) {
+            self.void_waiting.entry(target_id).or_insert(void.id);
+            return Ok(());
+        }
+        if let Some((target, None, _)) = sql::movement_by_id(tx, target_id)? {
+            if (target.product_id, target.location_id) != (void.product_id, void.location_id) {
+                return Err(smartstock_core::ValidationError::new(
+                    "ref",
+                    format!("void {} names movement {target_id} of another product or location", void.id),
+                )
+                .into());
+            }
+            tx.prepare_cached("UPDATE movements SET voided_by = ?1 WHERE id = ?2")?
+                .execute([void.id.0, target_id.0])?;
+        }
+        Ok(())
+    }
+}
+
+impl MovementSink for BulkMovements {
+    fn add_page(&mut self, tx: &Connection, movements: &[Movement]) -> Result<u64> {
+        let mut rows: Vec<(&Movement, Option<MovementId>)> = Vec::with_capacity(movements.len());
+        let mut added = 0;
+        for movement in movements {
+            movement.validate()?;
+            if !self.held.insert(movement.id) {
+                continue;
+            }
+            self.check_catalog(tx, movement)?;
+            added += 1;
+            if movement.kind == MovementKind::Void {
+                // Its target must be in the ledger before the void marks it.
+                write_rows(tx, &mut self.levels, &rows)?;
+                rows.clear();
+                write_rows(tx, &mut self.levels, &[(movement, None)])?;
+                self.take_level(movement, None)?;
+                self.take_void(tx, movement)?;
+                continue;
+            }
+            let voided_by = self.void_waiting.remove(&movement.id);
+            self.take_level(movement, voided_by)?;
+            rows.push((movement, voided_by));
+        }
+        write_rows(tx, &mut self.levels, &rows)?;
+        Ok(added)
+    }
+}
+
+/// Sorter threads for building the pair index.
+const SORT_THREADS: i64 = 2;
+
+/// The writer connection with SQLite's foreign-key checks off for one first-pull transaction
+/// (`BulkMovements::check_catalog` does the movements' checks once per id instead of twice per
+/// row; `check_foreign_keys` the small tables'), back on when dropped, whatever happened.
+struct ForeignKeysInRust<'c>(&'c mut Connection);
+
+impl<'c> ForeignKeysInRust<'c> {
+    fn new(conn: &'c mut Connection) -> Result<ForeignKeysInRust<'c>> {
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        Ok(ForeignKeysInRust(conn))
+    }
+}
+
+impl Drop for ForeignKeysInRust<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.pragma_update(None, "foreign_keys", "ON") {
+            tracing::error!(error = %e, "could not turn foreign keys back on after a first pull");
+        }
+    }
+}
+
+/// Fails if a row of `table` names a parent that does not exist.
+fn check_foreign_keys(tx: &Connection, table: &str) -> Result<()> {
+    let broken: Option<(String, String)> =
+        tx.query_row(&format!("PRAGMA foreign_key_check({table})"), [], |r| Ok((r.get(0)?, r.get(2)?))).optional()?;
+    match broken {
+        Some((child, parent)) => Err(StoreError::Conflict(format!(
+            "the server sent a row of {child} that names a missing row of {parent}; sync again to fetch it"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Writes rows `ROWS_PER_STATEMENT` to a statement. A chunk SQLite refuses is written again row
+/// by row, so the error names the movement and what it lacks.
+fn write_rows(tx: &Connection, cache: &mut WriteCache, rows: &[(&Movement, Option<MovementId>)]) -> Result<()> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        match insert_chunk(tx, chunk) {
+            Ok(()) => {}
+            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                for (movement, voided_by) in chunk {
+                    if let Err(e) = sql::insert_accepted_movement(tx, movement, *voided_by) {
+                        cache.name_missing_catalog(tx, movement)?;
+                        return Err(e);
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn insert_chunk(tx: &Connection, chunk: &[(&Movement, Option<MovementId>)]) -> Result<()> {
+    let sql = multi_row_sql(
+        &format!("INSERT INTO movements ({}, sync_state, voided_by)", sql::MOVEMENT_COLUMNS),
+        &format!("{}, 'accepted', ?", vec!["?"; 18].join(", ")),
+        chunk.len(),
+        "",
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut index = 0;
+    for (m, voided_by) in chunk {
+        let values: [&dyn rusqlite::ToSql; 19] = [
+            &m.id.0,
+            &m.device_id.0,
+            &m.device_seq,
+            &m.user_id.0,
+            &m.kind.as_str(),
+            &m.product_id.0,
+            &m.location_id.0,
+            &m.delta,
+            &m.counted_qty,
+            &m.reason.map(|r| r.as_str()),
+            &m.note,
+            &m.reference,
+            &m.peer_location_id.map(|l| l.0),
+            &m.occurred_at.millis(),
+            &m.recorded_at.millis(),
+            &m.server_seq,
+            &m.qty_before,
+            &m.qty_after,
+            &voided_by.map(|v| v.0),
+        ];
+        for value in values {
+            index += 1;
+            stmt.raw_bind_parameter(index, value)?;
+        }
+    }
+    stmt.raw_execute()?;
+    Ok(())
+}

@@ -201,6 +201,43 @@ impl AppState {
     }
 }
 
+/// What a signed-in request's storage call needs to check the session itself, in the same
+/// statement as its own work (see [`AppState::signed_in_fetching`]).
+pub struct SessionCheck {
+    /// The access token's hash.
+    pub access_hash: [u8; 32],
+    /// The user's API rate limit.
+    pub limit: RateLimit,
+    /// Now.
+    pub now: smartstock_core::Timestamp,
+}
+
+impl AppState {
+    /// Like [`AppState::signed_in`], for a storage call that checks the session in the same
+    /// statement as its own work: `fetch` answers what `Storage::authenticate` found, and its own
+    /// result, which is handed out only once the session is admitted (with `Session`'s
+    /// refusals, before any refusal of `fetch`'s own).
+    pub async fn signed_in_fetching<T: Send + 'static>(
+        &self,
+        token: AccessToken,
+        fetch: impl FnOnce(&dyn crate::storage::Storage, &SessionCheck) -> Result<Fetched<T>, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let storage = self.storage.clone();
+        let check = SessionCheck { access_hash: token.0, limit: api_limit(&self.settings), now: super::now() };
+        tokio::task::spawn_blocking(move || {
+            let (found, fetched) = fetch(storage.as_ref(), &check)?;
+            require_password_changed(admit(found, check.limit.max)?)?;
+            fetched
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+}
+
+/// What [`AppState::signed_in_fetching`]'s call found: the session as `Storage::authenticate`
+/// answers it, and the call's own result.
+pub type Fetched<T> = (Option<(SessionRecord, bool)>, Result<T, ApiError>);
+
 impl FromRequestParts<AppState> for Session {
     type Rejection = ApiError;
 

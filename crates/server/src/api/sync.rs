@@ -6,7 +6,7 @@ use super::extract::{AccessToken, DeferredJson, Session, StrictJson};
 use super::json::Json as JsonBody;
 use super::openapi::{JsonBodyErrors, SessionErrors};
 use super::{now, AppState};
-use crate::storage::{Pusher, Role};
+use crate::storage::{PageRequest, Pusher, Role};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
@@ -196,15 +196,25 @@ pub async fn pull(
     query: Result<Query<PullQuery>, ApiError>,
 ) -> ApiResult<JsonBody<PullPage>> {
     let metrics = state.metrics.clone();
-    // The session is checked first, so a bad token is refused before a bad query is reported.
+    // One statement for the session and the page where the backend can; the session is checked
+    // first, so a bad token is refused before a bad query is reported.
     let page = state
-        .signed_in(token, move |storage, _session| {
-            let Query(q) = query?;
-            let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-            metrics.sync_calls.with_label_values(&["pull"]).inc();
-            Ok(storage.pull(q.device_id, q.after.max(0), limit)?)
+        .signed_in_fetching(token, move |storage, check| {
+            let (hash, limit, now) = (&check.access_hash, check.limit, check.now);
+            let q = match query {
+                Ok(Query(q)) => q,
+                Err(bad) => return Ok((storage.authenticate(hash, limit, now)?, Err(bad))),
+            };
+            let request = PageRequest {
+                device: q.device_id,
+                after: q.after.max(0),
+                limit: q.limit.unwrap_or(1000).clamp(1, 10_000),
+            };
+            let (found, page) = storage.authenticate_and_pull(hash, limit, now, request)?;
+            Ok((found, page.ok_or_else(|| ApiError::unauthenticated("the access token is expired or revoked"))))
         })
         .await?;
+    metrics.sync_calls.with_label_values(&["pull"]).inc();
     Ok(JsonBody(page))
 }
 

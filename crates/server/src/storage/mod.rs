@@ -152,6 +152,21 @@ pub struct PoolState {
     pub max: u32,
 }
 
+/// What [`Storage::authenticate`] found, and the page [`Storage::pull`] would answer (`None`
+/// when the token is unknown).
+pub type SignedPage = (Option<(SessionRecord, bool)>, Option<PullPage>);
+
+/// Which pull page a device asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The pulling device (its own movements are left out).
+    pub device: DeviceId,
+    /// The feed cursor.
+    pub after: i64,
+    /// Most items.
+    pub limit: u32,
+}
+
 /// A fixed-window rate limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
@@ -294,6 +309,20 @@ pub trait Storage: Send + Sync + 'static {
         let Some(record) = self.session_by_access(access_hash, now)? else { return Ok(None) };
         let within = self.rate_limit(&api_rate_key(record.user.id), limit.window_ms, limit.max, now)?;
         Ok(Some((record, within)))
+    }
+
+    /// [`Storage::authenticate`] and the page [`Storage::pull`] would answer, together (`None`
+    /// for the page when the token is unknown). The caller hands the page out only once it has
+    /// admitted the session. A backend with round trips answers it in one.
+    fn authenticate_and_pull(
+        &self,
+        access_hash: &[u8; 32],
+        limit: RateLimit,
+        now: Timestamp,
+        page: PageRequest,
+    ) -> Result<SignedPage> {
+        let Some(found) = self.authenticate(access_hash, limit, now)? else { return Ok((None, None)) };
+        Ok((Some(found), Some(self.pull(page.device, page.after, page.limit)?)))
     }
 
     /// Binds a device id to a user (idempotent for the same user). Returns the device's last

@@ -8,9 +8,10 @@
 //! skipping under concurrent pushes; since that lock is held through each commit's WAL flush,
 //! concurrent pushes commit together in groups (`group.rs`). Every transaction that moves the feed
 //! also sends `NOTIFY smartstock_feed` (delivered at commit), and `listen.rs` turns the notices of
-//! other instances into event-stream wake-ups. Signed-in requests (`authenticate`) and pulls are
-//! one statement each, outside any transaction, on a pool of their own whose connections keep
-//! generic plans (`db::Plans`: planning those statements cost more than running them); the
+//! other instances into event-stream wake-ups. Signed-in requests (`authenticate`) are one
+//! statement each, and a pull with its session check one too (`pull::signed_page`), outside any
+//! transaction, on a pool of their own whose connections keep generic plans (`db::Plans`:
+//! planning those statements cost more than running them); the
 //! writers' pool plans every execution afresh. `backup.rs` writes and restores online backups.
 //!
 //! Must not: be called from inside an async task (the sync client blocks; use `spawn_blocking`),
@@ -30,8 +31,8 @@ mod rows;
 use crate::storage::group;
 use crate::storage::push::PushJob;
 use crate::storage::{
-    NewUser, PoolState, Pusher, RateLimit, Result, Role, SessionRecord, StockLevel, Storage, StorageError, TokenHashes,
-    UserRecord,
+    NewUser, PageRequest, PoolState, Pusher, RateLimit, Result, Role, SessionRecord, SignedPage, StockLevel, Storage,
+    StorageError, TokenHashes, UserRecord,
 };
 use ::postgres::{Client, Config, IsolationLevel};
 use db::{Db, Manager, Plans};
@@ -295,19 +296,53 @@ fn user_from_row(db: &mut Db<'_>, row: &::postgres::Row) -> Result<UserRecord> {
     })
 }
 
-/// `authenticate` in one statement: the session and its user (with the user's locations), and the
-/// request counted in the user's rate-limit window (`api_rate_key`). `$1` access hash, `$2` now,
-/// `$3` the window's start.
-const AUTHENTICATE: &str = "WITH found AS (SELECT s.id AS session_id, u.id, u.username, u.password_hash, u.role, \
-     u.must_change_password, u.disabled FROM sessions s JOIN users u ON u.id = s.user_id \
+/// The parts of `authenticate`'s statement (also the start of `pull::signed_page`'s): `found`,
+/// the session and its user, and `counted`, the request counted in the user's rate-limit window
+/// (`api_rate_key`). `$1` access hash, `$2` now, `$3` the window's start.
+pub(super) const AUTH_PARTS: &str = "found AS (SELECT s.id AS session_id, u.id, u.username, u.password_hash, \
+     u.role, u.must_change_password, u.disabled FROM sessions s JOIN users u ON u.id = s.user_id \
      WHERE s.access_hash = $1 AND s.revoked_at IS NULL AND s.access_expires_at > $2), \
      counted AS (INSERT INTO rate_limits (key, window_start, count) SELECT 'api:user:' || id::text, $3, 1 \
      FROM found ON CONFLICT (key) DO UPDATE SET count = CASE WHEN rate_limits.window_start = \
      excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, window_start = excluded.window_start \
-     RETURNING count) \
-     SELECT f.session_id, f.id, f.username, f.password_hash, f.role, f.must_change_password, f.disabled, \
+     RETURNING count)";
+
+/// What `authenticate` selects from `found f` (read by [`session_at`]), and their types.
+pub(super) const AUTH_COLUMNS: &str = "f.session_id, f.id, f.username, f.password_hash, f.role, \
+     f.must_change_password, f.disabled, \
      ARRAY(SELECT location_id FROM user_locations WHERE user_id = f.id ORDER BY location_id), \
-     (SELECT count FROM counted) FROM found f";
+     (SELECT count FROM counted)";
+pub(super) const AUTH_TYPES: [&str; 9] =
+    ["uuid", "uuid", "text", "text", "text", "boolean", "boolean", "uuid[]", "bigint"];
+
+/// `authenticate` in one statement (see [`AUTH_PARTS`]).
+fn authenticate_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("WITH {AUTH_PARTS} SELECT {AUTH_COLUMNS} FROM found f"))
+}
+
+/// The session of a row with [`AUTH_COLUMNS`] from column `at`, and whether its request is
+/// within `max` requests in the window.
+pub(super) fn session_at(row: &::postgres::Row, at: usize, max: i64) -> Result<(SessionRecord, bool)> {
+    let locations: Vec<uuid::Uuid> = row.try_get(at + 7)?;
+    let role: String = row.try_get(at + 4)?;
+    let user = UserRecord {
+        id: UserId(row.try_get(at + 1)?),
+        username: row.try_get(at + 2)?,
+        password_hash: row.try_get(at + 3)?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        must_change_password: row.try_get(at + 5)?,
+        disabled: row.try_get(at + 6)?,
+        locations: locations.into_iter().map(LocationId).collect(),
+    };
+    let count: i64 = row.try_get(at + 8)?;
+    Ok((SessionRecord { session_id: row.try_get(at)?, user }, count <= max))
+}
+
+/// The start of the rate-limit window `now` falls in.
+fn window_start(limit: RateLimit, now: Timestamp) -> i64 {
+    now.millis() - now.millis().rem_euclid(limit.window_ms.max(1))
+}
 
 const USER_BY_ID: &str =
     "SELECT id, username, password_hash, role, must_change_password, disabled FROM users WHERE id = $1";
@@ -480,24 +515,24 @@ impl Storage for PgStorage {
         limit: RateLimit,
         now: Timestamp,
     ) -> Result<Option<(SessionRecord, bool)>> {
-        let window_start = now.millis() - now.millis().rem_euclid(limit.window_ms.max(1));
         let mut conn = self.lookup_connection()?;
         let mut db = conn.autocommit();
-        let row = db.query_opt(AUTHENTICATE, &[&&access_hash[..], &now.millis(), &window_start])?;
-        let Some(row) = row else { return Ok(None) };
-        let locations: Vec<uuid::Uuid> = row.try_get(7)?;
-        let role: String = row.try_get(4)?;
-        let user = UserRecord {
-            id: UserId(row.try_get(1)?),
-            username: row.try_get(2)?,
-            password_hash: row.try_get(3)?,
-            role: Role::parse(&role).unwrap_or(Role::Viewer),
-            must_change_password: row.try_get(5)?,
-            disabled: row.try_get(6)?,
-            locations: locations.into_iter().map(LocationId).collect(),
-        };
-        let count: i64 = row.try_get(8)?;
-        Ok(Some((SessionRecord { session_id: row.try_get(0)?, user }, count <= limit.max)))
+        let window = window_start(limit, now);
+        let row = db.query_opt(authenticate_sql(), &[&&access_hash[..], &now.millis(), &window])?;
+        row.map(|row| session_at(&row, 0, limit.max)).transpose()
+    }
+
+    fn authenticate_and_pull(
+        &self,
+        access_hash: &[u8; 32],
+        limit: RateLimit,
+        now: Timestamp,
+        page: PageRequest,
+    ) -> Result<SignedPage> {
+        let mut conn = self.lookup_connection()?;
+        let check = pull::Check { access_hash, now, window_start: window_start(limit, now), max: limit.max };
+        let found = pull::signed_page(&mut conn.autocommit(), &self.stamps, &check, page);
+        found
     }
 
     fn rotate_session(&self, refresh_hash: &[u8; 32], new: &TokenHashes, now: Timestamp) -> Result<Option<UserRecord>> {

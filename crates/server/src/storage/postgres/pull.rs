@@ -13,10 +13,11 @@ use super::db::Db;
 use super::rows::{self, ALERT_COLUMNS, LOCATION_COLUMNS, MOVEMENT_COLUMNS, PRODUCT_COLUMNS};
 use crate::storage::page::{assemble, FeedItem};
 use crate::storage::stamps_memo::StampsMemo;
-use crate::storage::{Result, StorageError};
+use crate::storage::{PageRequest, Result, SignedPage, StorageError};
+use ::postgres::types::ToSql;
 use ::postgres::Row;
 use smartstock_core::wire::PullPage;
-use smartstock_core::DeviceId;
+use smartstock_core::{DeviceId, Timestamp};
 use std::sync::OnceLock;
 
 /// Column types of each kind, in the order of its column list (`MOVEMENT_COLUMNS`, …).
@@ -46,8 +47,9 @@ fn nulls<'t>(types: &'t [&'t str]) -> impl Iterator<Item = String> + 't {
     types.iter().map(|t| format!("NULL::{t}"))
 }
 
-/// Kind `kind`'s part: its rows after `$1`, at most `$2`, padded to every kind's columns.
-fn part(kind: usize, table: &str, seq: &str, columns: &str) -> String {
+/// Kind `kind`'s part: its rows after `{after}`, at most `{limit}` (parameters), padded to every
+/// kind's columns.
+fn part(kind: usize, table: &str, seq: &str, columns: &str, after: &str, limit: &str) -> String {
     let kinds: [&[&str]; 5] = [&MOVEMENT_TYPES, &PRODUCT_TYPES, &LOCATION_TYPES, &ALERT_TYPES, &NOTICE_TYPES];
     let mut select = vec![format!("{kind} AS kind"), format!("{seq} AS seq")];
     for (other, types) in kinds.iter().enumerate() {
@@ -56,23 +58,90 @@ fn part(kind: usize, table: &str, seq: &str, columns: &str) -> String {
             false => select.extend(nulls(types)),
         }
     }
-    format!("(SELECT {} FROM {table} WHERE {seq} > $1 ORDER BY {seq} LIMIT $2)", select.join(", "))
+    format!("(SELECT {} FROM {table} WHERE {seq} > {after} ORDER BY {seq} LIMIT {limit})", select.join(", "))
+}
+
+/// The five kinds' parts after `after`, at most `limit` each (parameters).
+fn parts(after: &str, limit: &str) -> String {
+    let parts = [
+        part(0, "movements", "server_seq", MOVEMENT_COLUMNS, after, limit),
+        part(1, "products", "feed_seq", &format!("{PRODUCT_COLUMNS}, stamps"), after, limit),
+        part(2, "locations", "feed_seq", &format!("{LOCATION_COLUMNS}, stamps"), after, limit),
+        part(3, "alerts", "feed_seq", ALERT_COLUMNS, after, limit),
+        part(4, "catalog_notices", "feed_seq", "device_id, body", after, limit),
+    ];
+    parts.join(" UNION ALL ")
 }
 
 /// The page query: `$1` the cursor, `$2` the most rows of each kind and of the whole answer (the
 /// first `$2` of the kinds merged in feed order: only rows the page can hold leave the server).
 fn page_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| format!("SELECT * FROM ({}) feed ORDER BY seq LIMIT $2", parts("$1", "$2")))
+}
+
+/// The kind of [`signed_page_sql`]'s row of the session.
+const SESSION_KIND: i32 = -1;
+/// Where that row's session columns (`AUTH_COLUMNS`) start, after every kind's columns.
+const SESSION_AT: usize = NOTICE_AT + NOTICE_TYPES.len();
+
+/// `authenticate` and the page query in one statement: the page's rows, then a row of kind
+/// [`SESSION_KIND`] with the session (none for an unknown token, and then no page either). The
+/// session's row comes last so that the user's rate-limit row, which the count locks until the
+/// statement ends, is locked only after the page was read (every request of the user counts on
+/// that row: a longer hold would make them queue). `$1`–`$3`
+/// as in `AUTH_PARTS`, `$4` the cursor, `$5` the most rows. Every row has every kind's columns
+/// and the session's.
+fn signed_page_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
-        let parts = [
-            part(0, "movements", "server_seq", MOVEMENT_COLUMNS),
-            part(1, "products", "feed_seq", &format!("{PRODUCT_COLUMNS}, stamps")),
-            part(2, "locations", "feed_seq", &format!("{LOCATION_COLUMNS}, stamps")),
-            part(3, "alerts", "feed_seq", ALERT_COLUMNS),
-            part(4, "catalog_notices", "feed_seq", "device_id, body"),
-        ];
-        format!("SELECT * FROM ({}) feed ORDER BY seq LIMIT $2", parts.join(" UNION ALL "))
+        let kinds: [&[&str]; 5] = [&MOVEMENT_TYPES, &PRODUCT_TYPES, &LOCATION_TYPES, &ALERT_TYPES, &NOTICE_TYPES];
+        let kind_nulls: Vec<String> = kinds.iter().flat_map(|types| nulls(types)).collect();
+        let session_nulls: Vec<String> = nulls(&super::AUTH_TYPES).collect();
+        format!(
+            "WITH {auth} (SELECT feed.*, {session_nulls} FROM ({parts}) feed WHERE EXISTS (SELECT 1 FROM found) \
+             ORDER BY seq LIMIT $5) \
+             UNION ALL (SELECT {SESSION_KIND} AS kind, 0::bigint AS seq, {kind_nulls}, {columns} FROM found f)",
+            auth = super::AUTH_PARTS,
+            kind_nulls = kind_nulls.join(", "),
+            columns = super::AUTH_COLUMNS,
+            session_nulls = session_nulls.join(", "),
+            parts = parts("$4", "$5"),
+        )
     })
+}
+
+/// The session check of [`signed_page`]: the access token's hash, now, the start of the
+/// rate-limit window now falls in, and the most requests in a window.
+pub(super) struct Check<'a> {
+    pub(super) access_hash: &'a [u8; 32],
+    pub(super) now: Timestamp,
+    pub(super) window_start: i64,
+    pub(super) max: i64,
+}
+
+/// `authenticate` and then `pull`, in one statement and one round trip: what `authenticate`
+/// found, and the page (`None` for an unknown token).
+pub(super) fn signed_page(
+    db: &mut Db<'_>,
+    stamps: &StampsMemo,
+    check: &Check<'_>,
+    page: PageRequest,
+) -> Result<SignedPage> {
+    let limit = page.limit.clamp(1, 10_000);
+    let (hash, now, after) = (&check.access_hash[..], check.now.millis(), page.after);
+    let params: [&(dyn ToSql + Sync); 5] = [&hash, &now, &check.window_start, &after, &(i64::from(limit) + 1)];
+    let rows = db.query(signed_page_sql(), &params)?;
+    let mut session = None;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        match row.try_get::<_, i32>(0)? {
+            SESSION_KIND => session = Some(super::session_at(row, SESSION_AT, check.max)?),
+            _ => items.push(item(row, stamps)?),
+        }
+    }
+    let page = session.as_ref().map(|_| assemble(items, page.device, page.after, limit));
+    Ok((session, page))
 }
 
 fn item(row: &Row, stamps: &StampsMemo) -> Result<(i64, FeedItem)> {

@@ -134,3 +134,44 @@ pub fn authenticate_finds_the_session_and_counts_the_api_limit(storage: &dyn Sto
     assert!(storage.authenticate(&theirs.access_hash, limit, t).unwrap().unwrap().1, "users count apart");
     assert!(storage.authenticate(&mine.access_hash, limit, t.plus_millis(60_000)).unwrap().unwrap().1, "a new window");
 }
+
+/// `authenticate_and_pull` answers what `authenticate` and then `pull` answer: nothing for an
+/// unknown or expired token, else the session (counted in the API window, refused past it with
+/// the page still there for the caller to withhold) and every page `pull` gives, cursor and
+/// limit included.
+pub fn authenticate_and_pull_answers_as_authenticate_then_pull(storage: &dyn Storage) {
+    let w = world(storage);
+    let who = pusher(w.manager, Role::Manager, &[]);
+    let (a, b) = (device(storage, w.manager), device(storage, w.manager));
+    let from_a: Vec<_> =
+        (1..=4).map(|s| movement(a, s, w.manager, MovementKind::Receive, w.product, w.location, s)).collect();
+    let from_b: Vec<_> =
+        (1..=3).map(|s| movement(b, s, w.manager, MovementKind::Receive, w.product, w.location, s)).collect();
+    push(storage, &who, a, &from_a).unwrap();
+    push(storage, &who, b, &from_b).unwrap();
+    let alice = user(storage, "alice", Role::Clerk, &[w.location]);
+    let mine = tokens(NOW);
+    let session = storage.create_session(alice, &mine, NOW).unwrap();
+    let limit = RateLimit { window_ms: 60_000, max: 1_000 };
+    let t = Timestamp(NOW.millis() + 10);
+    let page = |device, after, limit| PageRequest { device, after, limit };
+
+    let (found, pulled) = storage.authenticate_and_pull(&hash("unknown"), limit, t, page(a, 0, 10)).unwrap();
+    assert!(found.is_none() && pulled.is_none(), "an unknown token gets nothing");
+    let expired = storage.authenticate_and_pull(&mine.access_hash, limit, mine.access_expires_at, page(a, 0, 10));
+    assert!(matches!(expired.unwrap(), (None, None)), "an expired token gets nothing");
+
+    for (device, after, size) in [(a, 0, 100), (a, 0, 3), (a, 3, 3), (b, 2, 2), (b, 0, 1), (a, 9, 5)] {
+        let (found, pulled) =
+            storage.authenticate_and_pull(&mine.access_hash, limit, t, page(device, after, size)).unwrap();
+        let (found, within) = found.expect("the session");
+        assert_eq!((found.session_id, found.user.id, found.user.locations), (session, alice, vec![w.location]));
+        assert!(within);
+        assert_eq!(pulled, Some(storage.pull(device, after, size).unwrap()), "after {after}, {size} a page");
+    }
+
+    let tight = RateLimit { window_ms: 60_000, max: 6 };
+    let (found, pulled) = storage.authenticate_and_pull(&mine.access_hash, tight, t, page(a, 0, 10)).unwrap();
+    assert!(!found.expect("the session").1, "the seventh request of the window is past a limit of 6");
+    assert!(pulled.is_some());
+}

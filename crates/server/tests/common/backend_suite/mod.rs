@@ -14,7 +14,9 @@ use smartstock_core::{
     AlertKind, DeviceId, LedgerDigest, Location, LocationId, LocationKind, Movement, MovementId, MovementKind, Product,
     ProductId, ReasonCode, Timestamp, UserId,
 };
-use smartstock_server::storage::{api_rate_key, NewUser, Pusher, RateLimit, Role, Storage, StorageError, TokenHashes};
+use smartstock_server::storage::{
+    api_rate_key, NewUser, PageRequest, Pusher, RateLimit, Role, Storage, StorageError, TokenHashes,
+};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -72,6 +74,7 @@ macro_rules! backend_tests {
             catalog_push_is_for_managers_and_the_device_owner,
             rate_limit_counts_per_window,
             authenticate_finds_the_session_and_counts_the_api_limit,
+            authenticate_and_pull_answers_as_authenticate_then_pull,
             pool_state_counts_connections,
             checksum_equals_digest_of_accepted_movements,
             concurrent_pushes_never_make_a_pull_skip,

@@ -7,7 +7,7 @@
 //! - Movements go in 256 to a statement. Whether a movement is new, and which void already waits
 //!   for it, is known from this load alone (the ledger was empty), without asking SQLite per row.
 //! - Levels and checksums are kept in memory by the level rule and written once per pair at the
-//!   end. A pair the incremental rule cannot answer (a count older than what it holds, a void) is
+//!   end (the per-product pair counts of the stock search in one statement, not by trigger). A pair the incremental rule cannot answer (a count older than what it holds, a void) is
 //!   recomputed from the ledger once the index exists.
 //!
 //! A crash rolls the whole transaction back (the cursor with it) and the next sync starts again
@@ -40,6 +40,15 @@ impl Store {
         Ok(!self.read().query_row("SELECT EXISTS (SELECT 1 FROM movements)", [], |r| r.get::<_, bool>(0))?)
     }
 
+    /// Copies the write-ahead log into the database file from a connection of its own, without
+    /// blocking readers or the writer (SQLite's passive checkpoint). Call it in the background
+    /// after a first pull, which leaves about the whole ledger in the log.
+    pub fn checkpoint(&self) -> Result<()> {
+        let conn = Connection::open(self.path())?;
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Applies a first sync's pages as `pages` yields them, all in one transaction with the
     /// cursor of the last page taken. On an empty ledger with more than one page to come this is
     /// the bulk path (module doc) and it takes pages until the last one (`has_more` false), until
@@ -67,8 +76,8 @@ impl Store {
             applied.cursor = first.next_after;
             return Ok(applied);
         }
-        let unchecked = ForeignKeysInRust::new(relaxed.0)?;
-        let tx = unchecked.0.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let bulk = BulkSettings::new(relaxed.0)?;
+        let tx = bulk.0.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut load = BulkMovements::begin(&tx)?;
         let mut page = first;
         let mut writing = Duration::ZERO;
@@ -106,6 +115,9 @@ impl Store {
 pub(crate) struct BulkMovements {
     /// `CREATE INDEX movements_pair …` as the schema holds it, run again at the end.
     pair_index: Option<String>,
+    /// `CREATE TRIGGER product_pairs_insert …`, likewise (the end counts every product's pairs
+    /// in one statement instead).
+    pairs_trigger: Option<String>,
     levels: WriteCache,
     held: HashSet<MovementId>,
     /// Movement id → the void that arrived before it.
@@ -118,16 +130,9 @@ pub(crate) struct BulkMovements {
 
 impl BulkMovements {
     fn begin(tx: &Connection) -> Result<BulkMovements> {
-        let pair_index: Option<String> = tx
-            .query_row("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = 'movements_pair'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if pair_index.is_some() {
-            tx.execute_batch("DROP INDEX movements_pair")?;
-        }
         Ok(BulkMovements {
-            pair_index,
+            pair_index: drop_schema_object(tx, "index", "movements_pair")?,
+            pairs_trigger: drop_schema_object(tx, "trigger", "product_pairs_insert")?,
             levels: WriteCache::for_empty_ledger(),
             held: HashSet::default(),
             void_waiting: HashMap::default(),
@@ -151,6 +156,14 @@ impl BulkMovements {
         let index = started.elapsed();
         let started = Instant::now();
         self.levels.flush_into_empty(tx)?;
+        if let Some(trigger) = &self.pairs_trigger {
+            tx.execute_batch(trigger)?;
+            tx.execute_batch(
+                "INSERT INTO product_pairs (product_rowid, pairs) \
+                 SELECT p.rowid, COUNT(*) FROM levels l JOIN products p ON p.id = l.product_id GROUP BY p.rowid \
+                 ON CONFLICT (product_rowid) DO UPDATE SET pairs = pairs + excluded.pairs",
+            )?;
+        }
         check_foreign_keys(tx, "locations")?;
         check_foreign_keys(tx, "alerts")?;
         let mut pairs: Vec<_> = self.recompute.into_iter().collect();
@@ -248,25 +261,49 @@ impl MovementSink for BulkMovements {
     }
 }
 
+/// Drops a schema object (inside the caller's transaction) and returns the SQL that makes it
+/// again, `None` if there is none of that name.
+fn drop_schema_object(tx: &Connection, kind: &str, name: &str) -> Result<Option<String>> {
+    let sql: Option<String> = tx
+        .query_row("SELECT sql FROM sqlite_schema WHERE type = ?1 AND name = ?2", [kind, name], |r| r.get(0))
+        .optional()?;
+    if sql.is_some() {
+        tx.execute_batch(&format!("DROP {kind} {name}"))?;
+    }
+    Ok(sql)
+}
+
 /// Sorter threads for building the pair index.
 const SORT_THREADS: i64 = 2;
 
-/// The writer connection with SQLite's foreign-key checks off for one first-pull transaction
-/// (`BulkMovements::check_catalog` does the movements' checks once per id instead of twice per
-/// row; `check_foreign_keys` the small tables'), back on when dropped, whatever happened.
-struct ForeignKeysInRust<'c>(&'c mut Connection);
+/// SQLite's default: a commit that leaves more log pages than this copies them into the file.
+const AUTOCHECKPOINT_PAGES: i64 = 1000;
 
-impl<'c> ForeignKeysInRust<'c> {
-    fn new(conn: &'c mut Connection) -> Result<ForeignKeysInRust<'c>> {
+/// The writer connection set up for one first-pull transaction, back to normal when dropped
+/// (whatever happened):
+/// - SQLite's foreign-key checks off: `BulkMovements::check_catalog` does the movements' checks
+///   once per id instead of twice per row, `check_foreign_keys` the small tables';
+/// - no checkpoint inside the commit: the log then holds about the whole ledger, and copying it
+///   into the file is left to `Store::checkpoint` on a connection of its own, so the pulled
+///   stock is readable without waiting for that copy.
+struct BulkSettings<'c>(&'c mut Connection);
+
+impl<'c> BulkSettings<'c> {
+    fn new(conn: &'c mut Connection) -> Result<BulkSettings<'c>> {
         conn.pragma_update(None, "foreign_keys", "OFF")?;
-        Ok(ForeignKeysInRust(conn))
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(BulkSettings(conn))
     }
 }
 
-impl Drop for ForeignKeysInRust<'_> {
+impl Drop for BulkSettings<'_> {
     fn drop(&mut self) {
-        if let Err(e) = self.0.pragma_update(None, "foreign_keys", "ON") {
-            tracing::error!(error = %e, "could not turn foreign keys back on after a first pull");
+        let restored = self
+            .0
+            .pragma_update(None, "foreign_keys", "ON")
+            .and_then(|()| self.0.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES));
+        if let Err(e) = restored {
+            tracing::error!(error = %e, "could not restore the writer's settings after a first pull");
         }
     }
 }

@@ -489,6 +489,14 @@ impl SyncEngine {
         .await
         .map_err(|e| SyncError::Protocol(e.to_string()))?;
         let applied = applied?;
+        // The first pull left the ledger in SQLite's log: copy it into the file in the
+        // background, off the path to the stock screen.
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.checkpoint() {
+                tracing::warn!(error = %e, "could not checkpoint the ledger after the first pull");
+            }
+        });
         match failed {
             Some(e) => Err(e),
             None => Ok((receiver, applied)),

@@ -300,10 +300,36 @@ async fn run_seed(seed: u64, devices: usize, steps: usize) -> Result<(), String>
             desktop.engine.sync_once().await.map_err(|e| format!("healed sync failed: {e}"))?;
         }
     }
+    desktops.push(newcomer(&proxy, &base, upstream, files.path()).await?);
     let products: Vec<ProductId> = world.products.iter().copied().chain(created.iter().map(|c| c.id)).collect();
     let result = check(&world, &products, &desktops).and_then(|()| check_catalog(&world, &desktops, &created));
     server.abort();
     result
+}
+
+/// A desktop that joins after everything happened: its first sync takes the bulk path (an
+/// empty ledger, pages of 5 items, so many of them) through a faulty link, then syncs until done.
+/// It must end up holding what everyone holds.
+async fn newcomer(
+    proxy: &FaultProxy,
+    base: &str,
+    upstream: std::net::SocketAddr,
+    dir: &std::path::Path,
+) -> Result<Desktop, String> {
+    let path = dir.join("newcomer.db");
+    let credentials = Arc::new(MemoryCredentials::default());
+    let store = Arc::new(Store::open(&path).unwrap());
+    let engine = SyncEngine::new(store.clone(), client(base, credentials.clone()), "newcomer")
+        .with_batch_sizes(smartstock_sync::engine::PUSH_BATCH, 5);
+    let direct = ServerClient::new(&format!("http://{upstream}"), credentials.clone()).unwrap();
+    let user = direct.sign_in("desk0", PASSWORD).await.map_err(|e| e.to_string())?;
+    proxy.set_fault_percent(25);
+    let _ = engine.sync_once().await;
+    proxy.set_fault_percent(0);
+    for _ in 0..2 {
+        engine.sync_once().await.map_err(|e| format!("the newcomer's sync failed: {e}"))?;
+    }
+    Ok(Desktop { path, user: "desk0".into(), actor: Actor { user_id: user.id }, credentials, store, engine })
 }
 
 fn check(world: &World, products: &[ProductId], desktops: &[Desktop]) -> Result<(), String> {
@@ -319,6 +345,9 @@ fn check(world: &World, products: &[ProductId], desktops: &[Desktop]) -> Result<
     for (i, desktop) in desktops.iter().enumerate() {
         if desktop.store.pending_count().map_err(|e| e.to_string())? != 0 {
             return Err(format!("desk{i} still has unsent movements after healing"));
+        }
+        if desktop.store.pulled_waiting().map_err(|e| e.to_string())? != 0 {
+            return Err(format!("desk{i} still holds pulled rows waiting for their product after healing"));
         }
         // Two desktops voiding the same movement offline is a real conflict: the second void is
         // rejected, kept and shown. Any other rejection is a bug.

@@ -18,8 +18,9 @@
 //! one page the usual way then), or apply the negative-stock policy (pulled movements happened).
 
 use crate::error::{Result, StoreError};
-use crate::ledger::{recompute_pair, WriteCache};
+use crate::ledger::{insert_remote, recompute_pair, WriteCache};
 use crate::remote::{apply_page, finish_pull, multi_row_sql, MovementSink, PullApplied, Relaxed};
+use crate::waiting;
 use crate::{sql, Store};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -70,6 +71,7 @@ impl Store {
             let tx = relaxed.0.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut cache = WriteCache::default();
             apply_page(&tx, &mut cache, &first, &mut applied, &mut newest)?;
+            applied.movements += waiting::release(&tx, &mut cache)?;
             cache.flush(&tx)?;
             finish_pull(&tx, newest, first.next_after, now)?;
             tx.commit()?;
@@ -95,7 +97,8 @@ impl Store {
             }
         }
         let started = Instant::now();
-        let (index, levels) = load.finish(&tx)?;
+        let (index, levels, joined) = load.finish(&tx)?;
+        applied.movements += joined;
         finish_pull(&tx, newest, applied.cursor, now)?;
         tx.commit()?;
         tracing::info!(
@@ -126,6 +129,8 @@ pub(crate) struct BulkMovements {
     /// Products and locations known to exist (SQLite's foreign-key checks are off).
     known_products: HashSet<ProductId>,
     known_locations: HashSet<LocationId>,
+    /// Movements whose product or location no page had brought yet (`waiting`).
+    held_back: Vec<Movement>,
 }
 
 impl BulkMovements {
@@ -139,12 +144,15 @@ impl BulkMovements {
             recompute: HashSet::default(),
             known_products: HashSet::default(),
             known_locations: HashSet::default(),
+            held_back: Vec::new(),
         })
     }
 
     /// Builds the pair index again, writes every level once, and recomputes the pairs the
-    /// incremental rule could not answer. Returns how long the index and the levels took.
-    fn finish(mut self, tx: &Connection) -> Result<(Duration, Duration)> {
+    /// incremental rule could not answer; then the movements held back join the ledger the usual
+    /// way if what they name came in a later page, or wait (`waiting`). Returns how long the
+    /// index and the levels took, and how many held-back or earlier parked movements joined.
+    fn finish(mut self, tx: &Connection) -> Result<(Duration, Duration, u64)> {
         let started = Instant::now();
         if let Some(index) = &self.pair_index {
             // The sort may use a second core: the pages are all fetched by now.
@@ -171,23 +179,39 @@ impl BulkMovements {
         for (product, location) in pairs {
             recompute_pair(tx, product, location)?;
         }
-        Ok((index, started.elapsed()))
+        let levels = started.elapsed();
+        // SQLite's foreign keys are still off: `catalog_known` checks before anything joins.
+        let mut cache = WriteCache::default();
+        let mut joined = 0;
+        for movement in &self.held_back {
+            match waiting::catalog_known(tx, movement.product_id, &waiting::movement_locations(movement))? {
+                true => joined += u64::from(insert_remote(tx, &mut cache, movement)?),
+                false => waiting::park_movement(tx, movement)?,
+            }
+        }
+        joined += waiting::release(tx, &mut cache)?;
+        cache.flush(tx)?;
+        Ok((index, levels, joined))
     }
 
-    /// What SQLite's foreign keys would check: the movement's product and locations exist (each
-    /// id is looked up once per load).
-    fn check_catalog(&mut self, tx: &Connection, movement: &Movement) -> Result<()> {
+    /// What SQLite's foreign keys would check: whether the movement's product and locations
+    /// exist (each id found is looked up once per load).
+    fn catalog_known(&mut self, tx: &Connection, movement: &Movement) -> Result<bool> {
         if !self.known_products.contains(&movement.product_id) {
-            sql::product_brief(tx, movement.product_id)?;
+            if !waiting::product_known(tx, movement.product_id)? {
+                return Ok(false);
+            }
             self.known_products.insert(movement.product_id);
         }
-        for location in [Some(movement.location_id), movement.peer_location_id].into_iter().flatten() {
+        for location in waiting::movement_locations(movement) {
             if !self.known_locations.contains(&location) {
-                sql::location_brief(tx, location)?;
+                if !waiting::location_known(tx, location)? {
+                    return Ok(false);
+                }
                 self.known_locations.insert(location);
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Takes one movement into the levels held in memory; `voided_by` is the void that already
@@ -241,7 +265,10 @@ impl MovementSink for BulkMovements {
             if !self.held.insert(movement.id) {
                 continue;
             }
-            self.check_catalog(tx, movement)?;
+            if !self.catalog_known(tx, movement)? {
+                self.held_back.push(movement.clone());
+                continue;
+            }
             added += 1;
             if movement.kind == MovementKind::Void {
                 // Its target must be in the ledger before the void marks it.

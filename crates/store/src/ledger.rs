@@ -12,7 +12,7 @@ use crate::error::{Result, StoreError};
 use crate::sql::{self, ProductBrief};
 use crate::{Actor, Store};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use smartstock_core::ids::NewRandom;
 use smartstock_core::level::{level_of, Applied, LevelEntry};
 use smartstock_core::quantity::format_scaled;
@@ -83,6 +83,9 @@ pub(crate) struct Stamp {
 #[derive(Default)]
 pub(crate) struct WriteCache {
     levels: HashMap<(ProductId, LocationId), (Level, LedgerDigest)>,
+    /// The pairs whose level this transaction changed (`flush` writes only those: a pair read
+    /// ahead whose movements all waited for their product gets no level row).
+    changed: HashSet<(ProductId, LocationId)>,
     products: HashMap<ProductId, ProductBrief>,
     locations: HashMap<LocationId, (String, bool)>,
     /// The levels table had no row when this transaction first looked (a first import or an
@@ -141,6 +144,7 @@ impl WriteCache {
 
     pub(crate) fn set_level(&mut self, product: ProductId, location: LocationId, level: Level, digest: LedgerDigest) {
         self.levels.insert((product, location), (level, digest));
+        self.changed.insert((product, location));
     }
 
     fn product(&mut self, tx: &Connection, id: ProductId) -> Result<ProductBrief> {
@@ -170,7 +174,8 @@ impl WriteCache {
 
     /// Writes every changed level, in key order. Call before commit.
     pub fn flush(&mut self, tx: &Connection) -> Result<()> {
-        let mut changed: Vec<_> = self.levels.drain().collect();
+        let mut changed: Vec<_> = self.levels.drain().filter(|(pair, _)| self.changed.contains(pair)).collect();
+        self.changed.clear();
         changed.sort_unstable_by_key(|(key, _)| *key);
         for ((product, location), (level, digest)) in changed {
             sql::save_level(tx, product, location, &level, &digest)?;
@@ -181,7 +186,8 @@ impl WriteCache {
     /// Writes every level into a levels table that was empty, many rows to a statement, in key
     /// order (a first pull's end).
     pub(crate) fn flush_into_empty(&mut self, tx: &Connection) -> Result<()> {
-        let mut levels: Vec<_> = self.levels.drain().collect();
+        let mut levels: Vec<_> = self.levels.drain().filter(|(pair, _)| self.changed.contains(pair)).collect();
+        self.changed.clear();
         levels.sort_unstable_by_key(|(key, _)| *key);
         sql::insert_levels(tx, &levels)
     }
@@ -545,7 +551,12 @@ pub(crate) fn insert_remote(tx: &Connection, cache: &mut WriteCache, movement: &
         Ok(true) => {}
         Ok(false) => return Ok(false),
         Err(e) => {
-            cache.name_missing_catalog(tx, movement)?;
+            // A product or location not held yet (the feed brings it later): the movement
+            // waits outside the ledger until it comes.
+            if !crate::waiting::catalog_known(tx, movement.product_id, &crate::waiting::movement_locations(movement))? {
+                crate::waiting::park_movement(tx, movement)?;
+                return Ok(false);
+            }
             return Err(e);
         }
     }

@@ -28,6 +28,7 @@ pub mod rejections;
 pub mod remote;
 pub mod schema;
 pub mod sql;
+mod waiting;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Result, StoreError};

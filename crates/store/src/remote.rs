@@ -13,6 +13,7 @@ use crate::alerts::upsert_alert;
 use crate::catalog_sync;
 use crate::error::{Result, StoreError};
 use crate::ledger::{insert_remote, WriteCache};
+use crate::waiting;
 use crate::Store;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use smartstock_core::hlc::Hlc;
@@ -83,6 +84,11 @@ pub(crate) fn rewind_cursor(conn: &Connection, to: i64) -> Result<()> {
 }
 
 impl Store {
+    /// How many pulled movements and alerts wait for a product or location not held yet.
+    pub fn pulled_waiting(&self) -> Result<u64> {
+        waiting::count(&self.read())
+    }
+
     /// Where the next pull starts (0 before the first).
     pub fn pull_cursor(&self) -> Result<i64> {
         let conn = self.read();
@@ -162,6 +168,7 @@ fn apply_pages(conn: &mut Connection, pages: &[PullPage], cursor: i64, now: Time
     for page in pages {
         apply_page(&tx, &mut cache, page, &mut applied, &mut newest)?;
     }
+    applied.movements += waiting::release(&tx, &mut cache)?;
     cache.flush(&tx)?;
     finish_pull(&tx, newest, cursor, now)?;
     tx.commit()?;
@@ -219,7 +226,10 @@ pub(crate) fn apply_page(
     applied.products += page.products.len() as u64;
     applied.movements += sink.add_page(tx, &page.movements)?;
     for alert in &page.alerts {
-        upsert_alert(tx, alert)?;
+        match waiting::catalog_known(tx, alert.product_id, &[alert.location_id])? {
+            true => upsert_alert(tx, alert)?,
+            false => waiting::park_alert(tx, alert)?,
+        }
         applied.alerts += 1;
     }
     for notice in &page.notices {

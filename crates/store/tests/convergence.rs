@@ -236,22 +236,81 @@ fn local_records_and_remote_movements_share_one_level() {
     assert_eq!(f.store.pending_count().unwrap(), 1, "remote movements are not in the outbox");
 }
 
-#[test]
-fn a_first_pull_that_names_an_unknown_product_writes_nothing_and_says_which() {
-    let world = World::new();
+/// A product the device does not hold: its movements come in pages before its row (an edit
+/// moved the row to a later feed position).
+fn late_product_pages(world: &World) -> (smartstock_core::Product, Vec<Movement>) {
+    let late = product("P-LATE");
     let mut movements = world.movements(&[
         Op::Delta { pair: 0, device: 0, at: 1, delta: 5 },
         Op::Delta { pair: 1, device: 1, at: 2, delta: 3 },
         Op::Delta { pair: 2, device: 2, at: 3, delta: 4 },
+        Op::Delta { pair: 3, device: 0, at: 4, delta: 2 },
     ]);
-    let stranger = ProductId::new_random();
-    movements[2].product_id = stranger;
+    movements[1].product_id = late.id;
+    movements[2].product_id = late.id;
+    (late, movements)
+}
+
+fn page_of(
+    movements: Vec<Movement>,
+    products: Vec<smartstock_core::Product>,
+    next_after: i64,
+    has_more: bool,
+) -> PullPage {
+    PullPage {
+        v: WIRE_VERSION,
+        movements,
+        products,
+        locations: vec![],
+        alerts: vec![],
+        stamps: vec![],
+        notices: vec![],
+        next_after,
+        has_more,
+    }
+}
+
+#[test]
+fn a_movement_met_before_its_product_waits_and_joins_when_the_product_comes() {
+    let world = World::new();
+    let (late, movements) = late_product_pages(&world);
+    let (l0, l1) = (world.pair(1).1, world.pair(2).1);
+    for first_sync in [true, false] {
+        let f = world.store();
+        let pages =
+            vec![page_of(movements[..2].to_vec(), vec![], 1, true), page_of(movements[2..].to_vec(), vec![], 2, true)];
+        let applied = match first_sync {
+            true => f.store.apply_first_pull(&mut pages.into_iter()).unwrap(),
+            false => f.store.apply_pull_pages(&pages).unwrap(),
+        };
+        assert_eq!(applied.movements, 2, "the two of held products");
+        assert_eq!(f.store.pulled_waiting().unwrap(), 2, "first_sync: {first_sync}");
+        assert_eq!(f.store.apply_remote(&movements).unwrap(), 0, "nothing unknown joins the ledger");
+
+        let applied = f.store.apply_pull(&page_of(vec![], vec![late.clone()], 3, false)).unwrap();
+        assert_eq!(applied.movements, 2, "the waiting movements joined with their product");
+        assert_eq!(f.store.pulled_waiting().unwrap(), 0);
+        assert_eq!(f.store.level(late.id, l0).unwrap(), 3);
+        assert_eq!(f.store.level(late.id, l1).unwrap(), 4);
+        assert!(f.store.reconcile(false).unwrap().differences.is_empty());
+    }
+}
+
+#[test]
+fn a_first_pull_whose_later_page_brings_the_product_takes_its_movements_at_once() {
+    let world = World::new();
+    let (late, movements) = late_product_pages(&world);
     let f = world.store();
-    let error = f.store.apply_first_pull(&mut pull_pages(&movements, 1)).unwrap_err().to_string();
-    assert!(error.contains(&stranger.to_string()), "{error}");
-    assert!(f.store.holds_no_movements().unwrap());
-    assert_eq!(f.store.pull_cursor().unwrap(), 0);
-    assert!(deferred_schema_is_back(&f), "the dropped index and trigger came back with the rollback");
+    let pages = vec![
+        page_of(movements[..2].to_vec(), vec![], 1, true),
+        page_of(movements[2..].to_vec(), vec![late.clone()], 2, false),
+    ];
+    let applied = f.store.apply_first_pull(&mut pages.into_iter()).unwrap();
+    assert_eq!(applied.movements, 4);
+    assert_eq!(f.store.pulled_waiting().unwrap(), 0);
+    assert_eq!(f.store.level(late.id, world.pair(2).1).unwrap(), 4);
+    assert!(f.store.reconcile(false).unwrap().differences.is_empty());
+    assert!(deferred_schema_is_back(&f));
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! - server: the same rows pushed as batches of 500 over loopback HTTPS (rustls, self-signed)
 //!   from an in-process client through the real API, into a fresh database.
 //! - load: N simulated devices (default 1,000), each pushing one movement per second for a
-//!   while and pulling after each push; p50/p99 push latency; then the saturation rate (devices
+//!   while and pulling after each push from its own cursor (caught up with the catalog at the
+//!   start); p50/p99 push latency; then the saturation rate (devices
 //!   pushing as fast as they can).
 //!
 //! Prints `BENCH <name> <value> <unit> baseline=<value> ratio=<value>` lines. `BENCH_BACKENDS`
@@ -232,13 +233,20 @@ async fn push(server: &Server, token: &str, device: DeviceId, batch: &[Movement]
     let _: PushResponse = response.json().await.unwrap();
 }
 
-/// One pull of a page of 50 (from the start of the feed: a full page every time). The body is read
-/// as a device would, which also lets the connection be used again (a response dropped unread
-/// closes it, and the next request would pay for a new TLS handshake).
-async fn pull_page(server: &Server, token: &str, device: DeviceId) {
+/// What a device reads of a pull page to go on: where the next pull starts.
+#[derive(serde::Deserialize)]
+struct PageCursor {
+    next_after: i64,
+}
+
+/// One pull of up to 50 items after `after`, as the sync engine pulls (with 1,000 devices
+/// pushing, a full page of the others' movements every time); returns the next cursor. The body
+/// is read as a device would, which also lets the connection be used again (a response dropped
+/// unread closes it, and the next request would pay for a new TLS handshake).
+async fn pull_page(server: &Server, token: &str, device: DeviceId, after: i64) -> i64 {
     let response = server
         .http
-        .get(format!("{}/api/v1/sync/pull?device_id={device}&after=0&limit=50", server.base))
+        .get(format!("{}/api/v1/sync/pull?device_id={device}&after={after}&limit=50", server.base))
         .bearer_auth(token)
         .send()
         .await
@@ -246,6 +254,7 @@ async fn pull_page(server: &Server, token: &str, device: DeviceId) {
     let status = response.status();
     let body = response.bytes().await.unwrap();
     assert!(status.is_success(), "pull: {status} {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice::<PageCursor>(&body).unwrap().next_after
 }
 
 async fn server_push_rate(storage: Arc<dyn Storage>, catalog: &Catalog, count: usize) -> f64 {
@@ -285,6 +294,8 @@ async fn load(
     interval: Duration,
     probe: &CpuProbe,
 ) -> LoadResult {
+    // Every device has synced the catalog already: it pulls on from the feed's head.
+    let caught_up = storage.head_seq().unwrap();
     let server = Arc::new(start_server(storage).await);
     let catalog = Arc::new(catalog);
     let hash = hash_password(PASSWORD).unwrap();
@@ -299,6 +310,7 @@ async fn load(
         let (server, catalog) = (server.clone(), catalog.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut after = caught_up;
             let offset = Duration::from_millis(rand_offset(device_id, interval));
             tokio::time::sleep(offset).await;
             for round in 0..rounds {
@@ -306,7 +318,7 @@ async fn load(
                 let t = Instant::now();
                 push(&server, &token, device_id, &batch).await;
                 latencies.push(t.elapsed());
-                pull_page(&server, &token, device_id).await;
+                after = pull_page(&server, &token, device_id, after).await;
                 tokio::time::sleep(interval.saturating_sub(t.elapsed())).await;
             }
             latencies

@@ -168,6 +168,12 @@ impl SyncEngine {
         self.status.subscribe()
     }
 
+    /// Movements recorded here that the server has not answered (0 if the store cannot say).
+    async fn pending_count(&self) -> u64 {
+        let store = self.store.clone();
+        blocking(move || store.pending_count()).await.unwrap_or(0)
+    }
+
     /// Asks for a pass now (after recording a movement, or when the server announced new data).
     pub fn kick(&self) {
         self.kick.notify_one();
@@ -178,10 +184,15 @@ impl SyncEngine {
     pub async fn run(&self, mut stop: watch::Receiver<bool>, poll: Duration) {
         let mut failures = 0u32;
         while !*stop.borrow() {
-            self.status.send_modify(|s| s.state = SyncState::Syncing);
+            // Every status carries the count of its moment: a movement just recorded shows as
+            // pending while its pass runs.
+            let pending = self.pending_count().await;
+            self.status.send_modify(|s| {
+                s.state = SyncState::Syncing;
+                s.pending = pending;
+            });
             let outcome = self.sync_once().await;
-            let store = self.store.clone();
-            let pending = blocking(move || store.pending_count()).await.unwrap_or(0);
+            let pending = self.pending_count().await;
             let wait = match outcome {
                 Ok(report) => {
                     failures = 0;

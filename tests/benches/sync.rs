@@ -17,7 +17,7 @@
 //!
 //! The server database is seeded in-process (`SqliteStorage`, on /dev/shm when present: seeding
 //! is setup, not measured) before the server process opens it. Sizes: `BENCH_PRODUCTS`,
-//! `BENCH_MOVEMENTS`, `BENCH_PUSH`, `BENCH_ROUNDS`. Prints
+//! `BENCH_MOVEMENTS`, `BENCH_PUSH`, `BENCH_ROUNDS`; `BENCH_LOG` (a tracing filter) for diagnostics. Prints
 //! `BENCH <name> <value> <unit> baseline=<value> ratio=<value>` lines.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -440,6 +440,9 @@ fn scratch_dir(base: Option<String>, prefix: &str) -> tempfile::TempDir {
 }
 
 fn main() {
+    // `BENCH_LOG=smartstock_store=info` shows where a first pull's time went.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BENCH_LOG").unwrap_or_else(|_| "off".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let products = env_usize("BENCH_PRODUCTS", 100_000);
     let movements = env_usize("BENCH_MOVEMENTS", 1_000_000);
     let push_count = env_usize("BENCH_PUSH", 100_000);

@@ -295,7 +295,7 @@ async fn load(
     probe: &CpuProbe,
 ) -> LoadResult {
     // Every device has synced the catalog already: it pulls on from the feed's head.
-    let caught_up = storage.head_seq().unwrap();
+    let caught_up = tokio::task::block_in_place(|| storage.head_seq()).unwrap();
     let server = Arc::new(start_server(storage).await);
     let catalog = Arc::new(catalog);
     let hash = hash_password(PASSWORD).unwrap();

@@ -31,10 +31,49 @@ pub struct AckSummary {
 pub struct RejectedMovement {
     /// The movement as recorded.
     pub movement: Movement,
+    /// Its product's SKU.
+    pub sku: String,
+    /// Its product's name.
+    pub product_name: String,
+    /// Its product's unit.
+    pub unit: String,
+    /// Decimal places of the product's quantities (the movement's are integers in base units).
+    pub unit_scale: u32,
     /// Stable reason code.
     pub code: String,
     /// The server's explanation.
     pub message: String,
+}
+
+/// Rejected movements with their product's SKU, name and unit, newest first; `still_open`
+/// leaves out those the user voided or corrected.
+pub(crate) fn rejected_rows(conn: &Connection, still_open: bool) -> Result<Vec<RejectedMovement>> {
+    let columns: Vec<String> = sql::MOVEMENT_COLUMNS.split(',').map(|c| format!("m.{}", c.trim())).collect();
+    let open = match still_open {
+        true => {
+            "AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.kind = 'rejected_movement' AND a.movement_id = m.id \
+             AND a.resolved_at IS NOT NULL)"
+        }
+        false => "",
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {}, m.reject_code, m.reject_message, p.sku, p.name, p.unit, p.unit_scale \
+         FROM movements m JOIN products p ON p.id = m.product_id WHERE m.sync_state = 'rejected' {open} \
+         ORDER BY m.seq DESC",
+        columns.join(", ")
+    ))?;
+    let rows = stmt.query_map([], |row| {
+        Ok(RejectedMovement {
+            movement: sql::movement_from_row(row)?,
+            code: row.get::<_, Option<String>>(18)?.unwrap_or_default(),
+            message: row.get::<_, Option<String>>(19)?.unwrap_or_default(),
+            sku: row.get(20)?,
+            product_name: row.get(21)?,
+            unit: row.get(22)?,
+            unit_scale: row.get(23)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 impl Store {
@@ -117,21 +156,7 @@ impl Store {
 
     /// Movements the server refused, newest first.
     pub fn rejected_movements(&self) -> Result<Vec<RejectedMovement>> {
-        let conn = self.read();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {}, reject_code, reject_message FROM movements WHERE sync_state = 'rejected' ORDER BY seq DESC",
-            sql::MOVEMENT_COLUMNS
-        ))?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok(RejectedMovement {
-                    movement: sql::movement_from_row(row)?,
-                    code: row.get::<_, Option<String>>(18)?.unwrap_or_default(),
-                    message: row.get::<_, Option<String>>(19)?.unwrap_or_default(),
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        rejected_rows(&self.read(), false)
     }
 
     /// The server answered a push with a sequence gap: it holds this device's movements only up

@@ -11,31 +11,14 @@ use crate::catalog::AuditStamp;
 use crate::error::{Result, StoreError};
 use crate::ledger::record_in;
 use crate::outbox::RejectedMovement;
-use crate::{sql, Actor, Recorded, Store};
+use crate::{Actor, Recorded, Store};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use smartstock_core::{MovementId, MovementIntent, Timestamp};
 
 impl Store {
     /// Rejected movements the user has not voided or corrected yet, newest first.
     pub fn open_rejections(&self) -> Result<Vec<RejectedMovement>> {
-        let conn = self.read();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {}, reject_code, reject_message FROM movements m WHERE sync_state = 'rejected' \
-             AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.kind = 'rejected_movement' AND a.movement_id = m.id \
-                             AND a.resolved_at IS NOT NULL) \
-             ORDER BY seq DESC",
-            sql::MOVEMENT_COLUMNS
-        ))?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok(RejectedMovement {
-                    movement: sql::movement_from_row(row)?,
-                    code: row.get::<_, Option<String>>(18)?.unwrap_or_default(),
-                    message: row.get::<_, Option<String>>(19)?.unwrap_or_default(),
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        crate::outbox::rejected_rows(&self.read(), true)
     }
 
     /// Voids a rejected movement: it stays out of every level for good and its rejection is

@@ -41,6 +41,8 @@ fn a_voided_rejection_leaves_the_list_and_stays_out_of_the_level() {
     let open = f.store.open_rejections().unwrap();
     assert_eq!(open.iter().map(|r| r.movement.id).collect::<Vec<_>>(), vec![refused.id]);
     assert_eq!(open[0].code, "location_not_assigned");
+    let product = (open[0].sku.as_str(), open[0].product_name.as_str(), open[0].unit.as_str(), open[0].unit_scale);
+    assert_eq!(product, ("P1", "Product P1", "pcs", 0), "the list names the product and its unit");
 
     f.store.void_rejected(f.actor, refused.id).unwrap();
     assert!(f.store.open_rejections().unwrap().is_empty());

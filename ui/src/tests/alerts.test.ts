@@ -50,7 +50,15 @@ function start(role: Role, refuse = false, notices: CatalogNotice[] = []) {
   let open = [alert('a-neg', 'negative_stock', -1), alert('a-low', 'low_stock', 2)];
   let told = notices;
   let refused = [
-    { movement: movement({ id: 'mov-r', kind: 'issue', delta: -3 }), code: 'unknown_location', message: 'the location was archived' },
+    {
+      movement: movement({ id: 'mov-r', kind: 'issue', delta: -1250 }),
+      sku: 'ROPE-6',
+      product_name: 'Rope 6 mm',
+      unit: 'm',
+      unit_scale: 2,
+      code: 'unknown_location',
+      message: 'the location was archived',
+    },
   ];
   const api = backend({
     app_status: () => status(session(role)),
@@ -86,6 +94,9 @@ describe('alerts and conflicts inbox', () => {
     const items = await screen.findAllByTestId('alert-item');
     expect(items.map((i) => i.dataset.kind)).toEqual(['negative_stock', 'low_stock']);
     expect(screen.getAllByTestId('rejected-item')[0]?.textContent).toContain('the location was archived');
+    // The refused movement names its product and shows its quantity in the product's unit.
+    expect(screen.getByTestId('rejected-product').textContent).toBe('ROPE-6 Rope 6 mm');
+    expect(screen.getByTestId('rejected-quantity').textContent?.trim()).toBe('-12.50 m');
 
     await user.click(screen.getAllByTestId('resolve-alert')[0]!);
     await waitFor(() => expect(screen.getAllByTestId('alert-item')).toHaveLength(1));

@@ -10,6 +10,22 @@ export type RejectedMovement = {
  */
 movement: Movement, 
 /**
+ * Its product's SKU.
+ */
+sku: string, 
+/**
+ * Its product's name.
+ */
+product_name: string, 
+/**
+ * Its product's unit.
+ */
+unit: string, 
+/**
+ * Decimal places of the product's quantities (the movement's are integers in base units).
+ */
+unit_scale: number, 
+/**
  * Stable reason code.
  */
 code: string, 

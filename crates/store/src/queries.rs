@@ -10,6 +10,7 @@ use crate::{sql, Store};
 use rusqlite::{named_params, Row};
 use serde::{Deserialize, Serialize};
 use smartstock_core::{LocationId, Movement, MovementId, MovementKind, ProductId, Timestamp, TransferId, UserId};
+use std::collections::HashMap;
 
 /// Which rows of the stock table to show.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -102,6 +103,12 @@ pub struct HistoryRow {
     pub voided_by: Option<MovementId>,
     /// `pending`, `accepted` or `rejected`.
     pub sync_state: String,
+    /// Its product's SKU.
+    pub sku: String,
+    /// Its product's unit.
+    pub unit: String,
+    /// Decimal places of the product's quantities (the movement's are integers in base units).
+    pub unit_scale: u32,
 }
 
 /// Where a page of the ledger ends: the last row's time and id.
@@ -505,15 +512,31 @@ impl Store {
                     ":limit": query.limit.clamp(1, 1000),
                 },
                 |row| {
-                    Ok(HistoryRow {
-                        movement: sql::movement_from_row(row)?,
-                        voided_by: row.get::<_, Option<uuid::Uuid>>(18)?.map(MovementId),
-                        sync_state: row.get(19)?,
-                    })
+                    Ok((
+                        sql::movement_from_row(row)?,
+                        row.get::<_, Option<uuid::Uuid>>(18)?.map(MovementId),
+                        row.get::<_, String>(19)?,
+                    ))
                 },
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        // A page holds at most 1,000 rows: each distinct product is looked up once.
+        let mut products: HashMap<ProductId, (String, String, u32)> = HashMap::new();
+        let mut unit_of = conn.prepare_cached("SELECT sku, unit, unit_scale FROM products WHERE id = ?1")?;
+        rows.into_iter()
+            .map(|(movement, voided_by, sync_state)| {
+                let (sku, unit, unit_scale) = match products.get(&movement.product_id) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let found: (String, String, u32) =
+                            unit_of.query_row([movement.product_id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                        products.insert(movement.product_id, found.clone());
+                        found
+                    }
+                };
+                Ok(HistoryRow { movement, voided_by, sync_state, sku, unit, unit_scale })
+            })
+            .collect()
     }
 
     /// Transfers dispatched and not yet received, oldest first.

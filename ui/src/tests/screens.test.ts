@@ -28,6 +28,9 @@ function history(from: number, count: number): HistoryRow[] {
       }),
       voided_by: null,
       sync_state: 'accepted',
+      sku: 'ROPE-6',
+      unit: 'm',
+      unit_scale: 2,
     };
   });
 }
@@ -141,6 +144,11 @@ describe('audit screen', () => {
     });
     render(Audit);
     await waitFor(() => expect(screen.getAllByTestId('ledger-row')).toHaveLength(3));
+    // Each row names its product and shows quantities in the product's unit and decimals.
+    const first = screen.getAllByTestId('ledger-row')[0]!.textContent ?? '';
+    expect(first).toContain('ROPE-6');
+    expect(first).toContain('+0.02');
+    expect(first).toContain('1.00 m');
     await user.selectOptions(screen.getByLabelText('Kind'), 'count');
     await user.selectOptions(screen.getByLabelText('Location'), SHOP.id);
     await waitFor(() => expect((api.of('ledger').slice(-1)[0]!.args.query as LedgerQuery).kind).toBe('count'));

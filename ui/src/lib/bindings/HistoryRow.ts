@@ -17,4 +17,16 @@ voided_by: MovementId | null,
 /**
  * `pending`, `accepted` or `rejected`.
  */
-sync_state: string, };
+sync_state: string, 
+/**
+ * Its product's SKU.
+ */
+sku: string, 
+/**
+ * Its product's unit.
+ */
+unit: string, 
+/**
+ * Decimal places of the product's quantities (the movement's are integers in base units).
+ */
+unit_scale: number, };

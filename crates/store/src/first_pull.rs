@@ -82,7 +82,7 @@ impl Store {
         let tx = bulk.0.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut load = BulkMovements::begin(&tx)?;
         let mut page = first;
-        let (mut writing, mut waiting) = (Duration::ZERO, Duration::ZERO);
+        let (mut writing, mut waited) = (Duration::ZERO, Duration::ZERO);
         loop {
             let started = Instant::now();
             apply_page(&tx, &mut load, &page, &mut applied, &mut newest)?;
@@ -93,7 +93,7 @@ impl Store {
             }
             let asked = Instant::now();
             let next = pages.next();
-            waiting += asked.elapsed();
+            waited += asked.elapsed();
             match next {
                 Some(next) => page = next,
                 None => break,
@@ -108,7 +108,7 @@ impl Store {
             movements = applied.movements,
             products = applied.products,
             pages_ms = writing.as_millis() as u64,
-            waiting_for_pages_ms = waiting.as_millis() as u64,
+            waiting_for_pages_ms = waited.as_millis() as u64,
             pair_index_ms = index.as_millis() as u64,
             levels_ms = levels.as_millis() as u64,
             end_ms = started.elapsed().as_millis() as u64,

@@ -456,14 +456,20 @@ fn rand_offset(device: DeviceId, interval: Duration) -> u64 {
     (u64::from(bytes[15]) << 8 | u64::from(bytes[14])) % (interval.as_millis().max(1) as u64)
 }
 
-/// A raw PostgreSQL baseline: the same rows in multi-row INSERTs of 500, one transaction each,
-/// into a fresh server schema.
-fn raw_insert_postgres(url: &str, schema: &str, rows: &[Movement]) -> f64 {
+/// A fresh server schema with a seeded catalog, and a plain client working in it.
+fn raw_postgres_schema(url: &str, schema: &str) -> (postgres::Client, Catalog) {
     let storage = smartstock_server::storage::postgres::PgStorage::connect_in_schema(url, schema).unwrap();
     let catalog = seed(&storage, 100);
     drop(storage);
     let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
     client.batch_execute(&format!("SET search_path TO {schema}")).unwrap();
+    (client, catalog)
+}
+
+/// A raw PostgreSQL baseline: the same rows in multi-row INSERTs of 500, one transaction each,
+/// into a fresh server schema.
+fn raw_insert_postgres(url: &str, schema: &str, rows: &[Movement]) -> f64 {
+    let (mut client, catalog) = raw_postgres_schema(url, schema);
     let start = Instant::now();
     for (b, batch) in rows.chunks(500).enumerate() {
         let mut tx = client.transaction().unwrap();
@@ -511,11 +517,7 @@ fn raw_insert_postgres(url: &str, schema: &str, rows: &[Movement]) -> f64 {
 /// (one array per column: fewer parameters to bind and parse than a multi-row `VALUES`), one
 /// transaction each, into a fresh server schema.
 fn raw_unnest_postgres(url: &str, schema: &str, rows: &[Movement]) -> f64 {
-    let storage = smartstock_server::storage::postgres::PgStorage::connect_in_schema(url, schema).unwrap();
-    let catalog = seed(&storage, 100);
-    drop(storage);
-    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
-    client.batch_execute(&format!("SET search_path TO {schema}")).unwrap();
+    let (mut client, catalog) = raw_postgres_schema(url, schema);
     let sql = "INSERT INTO movements (id, device_id, device_seq, user_id, kind, product_id, location_id, delta, \
                occurred_at, recorded_at, qty_before, qty_after, server_seq) \
                SELECT id, device_id, device_seq, user_id, 'receive', product_id, location_id, delta, occurred_at, \

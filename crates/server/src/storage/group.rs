@@ -289,15 +289,20 @@ mod tests {
                 })
             })
             .collect();
+        each_got_its_own_answer(threads);
+        let groups = groups.lock().unwrap();
+        assert_eq!(groups.iter().sum::<usize>(), 32);
+        assert!(groups.len() < 32, "no two pushes shared a group: {groups:?}");
+    }
+
+    /// Push `i` (of the threads in order) was answered with its own result: `Forbidden(i)`.
+    fn each_got_its_own_answer(threads: Vec<std::thread::JoinHandle<Outcomes>>) {
         for (i, thread) in threads.into_iter().enumerate() {
             match thread.join().unwrap() {
                 Err(StorageError::Forbidden(text)) => assert_eq!(text, i.to_string()),
                 other => panic!("push {i}: {other:?}"),
             }
         }
-        let groups = groups.lock().unwrap();
-        assert_eq!(groups.iter().sum::<usize>(), 32);
-        assert!(groups.len() < 32, "no two pushes shared a group: {groups:?}");
     }
 
     #[test]
@@ -321,12 +326,7 @@ mod tests {
                 })
             })
             .collect();
-        for (i, thread) in threads.into_iter().enumerate() {
-            match thread.join().unwrap() {
-                Err(StorageError::Forbidden(text)) => assert_eq!(text, i.to_string()),
-                other => panic!("push {i}: {other:?}"),
-            }
-        }
+        each_got_its_own_answer(threads);
         assert!(!commit.lock().leading, "the lead lapsed once the queue emptied");
         assert!(commit.lock().waiting.is_empty());
     }

@@ -129,7 +129,7 @@ impl PgStorage {
             config.connect_timeout(Duration::from_secs(10));
         }
         let listen = listen::Target { config: config.clone(), schema: schema.clone() };
-        let manager = Manager { config: config.clone(), schema: schema.clone(), plans: Plans::Custom };
+        let manager = Manager { config: config.clone(), schema: schema.clone(), plans: Plans::Auto };
         {
             let mut client = manager.config.connect(::postgres::NoTls)?;
             if let Some(schema) = &manager.schema {

@@ -199,11 +199,14 @@ fn like_escape(text: &str) -> String {
 /// cannot look up fewer than 3 characters).
 const INDEXED_SEARCH_CHARS: usize = 3;
 
-/// Short searches (one or two characters) count the stock table's rows only up to the next
-/// multiple of this past the rows asked for: one letter matches most of a large catalog, and
-/// counting all of it would test every product at every keystroke. The UI shows such a total
-/// as "1000+" and the count grows as the table is scrolled towards it.
-pub const SHORT_SEARCH_COUNT_STEP: u64 = 1000;
+/// Searches count the stock table's rows only up to the next multiple of this past the rows
+/// asked for: one letter matches most of a large catalog, a SKU prefix like "HW-" or a word like
+/// "cable" a good part of it, and counting all of that would read every match at every
+/// keystroke. The UI shows such a total as "1000+" and the count grows as the table is scrolled
+/// towards it. (Short searches count the rows themselves; long ones the rows of at most this
+/// many products of each kind of match: `LONG_SEARCH_ROWS_UP_TO`. Filtered views with a long
+/// search count exactly.)
+pub const SEARCH_COUNT_STEP: u64 = 1000;
 
 /// Where a short search reads products in the unfiltered view: SKU, name, barcode and archived
 /// flag in SKU order, so a walk in SKU order stops after its page and a text matching nothing
@@ -215,7 +218,7 @@ const SHORT_SEARCH_PRODUCTS: &str = "products p INDEXED BY products_search";
 pub struct StockTotal {
     /// The number of matching rows; when `exact` is false, a lower bound of it.
     pub rows: u64,
-    /// Whether `rows` is the whole count (false: short searches, see `SHORT_SEARCH_COUNT_STEP`).
+    /// Whether `rows` is the whole count (false: a search counted up to `SEARCH_COUNT_STEP`).
     pub exact: bool,
 }
 
@@ -248,21 +251,49 @@ impl StockSearch {
     /// The products the search matches: SKU prefix, barcode exactly, or name containing the
     /// text (ASCII case-insensitive). Long enough texts gather candidates from the indexes and
     /// re-check them with the same LIKEs (the trigram index folds more than ASCII case).
-    fn predicate(&self) -> &'static str {
+    fn predicate(&self) -> String {
+        self.predicate_with_sku_arm("SELECT rowid FROM products WHERE sku LIKE :prefix ESCAPE '\\'")
+    }
+
+    /// [`Self::predicate`] for a page of products in SKU order (`direction`): of the products
+    /// whose SKU starts with the text, only the first `:limit + :offset` unarchived ones in that
+    /// order can be on the page, so the SKU prefix is read that far and no further (a prefix
+    /// like "HW-" can match a sixth of a catalog).
+    fn predicate_in_sku_order(&self, direction: &str) -> String {
+        self.predicate_with_sku_arm(&format!(
+            "SELECT rowid FROM (SELECT rowid FROM products WHERE sku LIKE :prefix ESCAPE '\\' \
+             AND (:archived OR archived = 0) ORDER BY sku {direction} LIMIT :limit + :offset)"
+        ))
+    }
+
+    /// The predicate, long texts taking their SKU-prefix candidates from `sku_arm`.
+    fn predicate_with_sku_arm(&self, sku_arm: &str) -> String {
         match &self.text {
-            None => "1",
-            Some(t) if t.chars().count() < INDEXED_SEARCH_CHARS => {
-                "(p.sku LIKE :prefix ESCAPE '\\' OR p.barcode = :search OR p.name LIKE :contains ESCAPE '\\')"
-            }
-            Some(_) => {
-                "p.rowid IN (SELECT rowid FROM products WHERE sku LIKE :prefix ESCAPE '\\' \
-                 UNION SELECT rowid FROM products WHERE barcode = :search \
-                 UNION SELECT rowid FROM product_names WHERE product_names MATCH :phrase) \
-                 AND (p.sku LIKE :prefix ESCAPE '\\' OR p.barcode = :search OR p.name LIKE :contains ESCAPE '\\')"
-            }
+            None => "1".into(),
+            Some(_) if self.is_short() => MATCHES.into(),
+            Some(_) => format!(
+                "p.rowid IN ({sku_arm} UNION SELECT rowid FROM products WHERE barcode = :search \
+                 UNION SELECT rowid FROM product_names WHERE product_names MATCH :phrase) AND {MATCHES}"
+            ),
         }
     }
 }
+
+/// Whether product `p` matches the search (the bound forms of `StockSearch`).
+const MATCHES: &str = "(p.sku LIKE :prefix ESCAPE '\\' OR p.barcode = :search OR p.name LIKE :contains ESCAPE '\\')";
+
+/// The unarchived (unless `:archived`) products a long search matches, at most `:cap` of each of
+/// its three kinds (SKU prefix, barcode, name containing the text), and the stock table's rows
+/// they make (`product_pairs`; a product never moved is one row). Fewer than `:cap` rows means
+/// no kind was cut short: the rows are then all of them.
+const LONG_SEARCH_ROWS_UP_TO: &str = "SELECT COALESCE(SUM(MAX(COALESCE(c.pairs, 0), 1)), 0) FROM ( \
+     SELECT rowid FROM (SELECT rowid FROM products WHERE sku LIKE :prefix ESCAPE '\\' \
+       AND (:archived OR archived = 0) LIMIT :cap) \
+     UNION SELECT rowid FROM products WHERE barcode = :search AND (:archived OR archived = 0) \
+     UNION SELECT rowid FROM (SELECT rowid FROM products p WHERE p.rowid IN \
+       (SELECT rowid FROM product_names WHERE product_names MATCH :phrase) \
+       AND p.name LIKE :contains ESCAPE '\\' AND (:archived OR p.archived = 0) LIMIT :cap) \
+     ) m LEFT JOIN product_pairs c ON c.product_rowid = m.rowid";
 
 /// Binds the named parameters a statement uses (the SQL varies with the query's shape).
 fn bind_present(stmt: &mut rusqlite::Statement<'_>, params: &[(&str, &dyn rusqlite::ToSql)]) -> rusqlite::Result<()> {
@@ -338,11 +369,11 @@ fn total_from_last_page(query: &StockQuery, rows: usize) -> Option<u64> {
     (rows < u64::from(query.limit) && (rows > 0 || query.offset == 0)).then(|| u64::from(query.offset) + rows)
 }
 
-/// The bound a short search counts to: the next multiple of `SHORT_SEARCH_COUNT_STEP` past the
-/// rows asked for, so the table can always scroll past its page.
-fn short_search_count_cap(query: &StockQuery) -> u64 {
+/// The bound a search counts to: the next multiple of `SEARCH_COUNT_STEP` past the rows asked
+/// for, so the table can always scroll past its page.
+fn search_count_cap(query: &StockQuery) -> u64 {
     let seen = u64::from(query.offset) + u64::from(query.limit);
-    (seen / SHORT_SEARCH_COUNT_STEP + 1) * SHORT_SEARCH_COUNT_STEP
+    (seen / SEARCH_COUNT_STEP + 1) * SEARCH_COUNT_STEP
 }
 
 fn stock_row(row: &Row<'_>) -> rusqlite::Result<StockRow> {
@@ -385,7 +416,10 @@ impl Store {
                 let products = format!(
                     "(SELECT p.* FROM {source} WHERE (:archived OR p.archived = 0) AND {} \
                      ORDER BY {order} {direction}{} LIMIT :limit + :offset) p",
-                    search.predicate(),
+                    match query.sort {
+                        StockSort::Sku => search.predicate_in_sku_order(direction),
+                        _ => search.predicate(),
+                    },
                     if query.sort == StockSort::Sku { "" } else { ", p.sku" }
                 );
                 let outer = StockSearch { text: None, prefix: None, contains: None, phrase: None };
@@ -407,18 +441,35 @@ impl Store {
 
     /// One page of the stock table and the table's size: what the UI asks for at each keystroke.
     /// The size comes from the page itself when it is the last one (fewer rows than asked for);
-    /// short searches count up to a bound (see `SHORT_SEARCH_COUNT_STEP`); others count exactly
-    /// from the indexes.
+    /// searches count up to a bound (see `SEARCH_COUNT_STEP`); the rest count exactly.
     pub fn stock_page(&self, query: &StockQuery) -> Result<(Vec<StockRow>, StockTotal)> {
         let rows = self.stock(query)?;
+        let search = StockSearch::of(query);
         let total = match total_from_last_page(query, rows.len()) {
             Some(total) => StockTotal { rows: total, exact: true },
-            None if StockSearch::of(query).is_short() => {
-                self.stock_count_up_to(query, short_search_count_cap(query))?
+            None if search.is_short() => self.stock_count_up_to(query, search_count_cap(query))?,
+            None if search.text.is_some() && shows_unstocked(query) => {
+                self.long_search_rows_up_to(query, &search, search_count_cap(query))?
             }
             None => StockTotal { rows: self.stock_count(query)?, exact: true },
         };
         Ok((rows, total))
+    }
+
+    /// The unfiltered stock table's rows for a long search, counted up to `cap` (then not
+    /// `exact`), from at most `cap` products of each kind of match (`LONG_SEARCH_ROWS_UP_TO`).
+    fn long_search_rows_up_to(&self, query: &StockQuery, search: &StockSearch, cap: u64) -> Result<StockTotal> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(LONG_SEARCH_ROWS_UP_TO)?;
+        bind_stock_query(&mut stmt, query, search)?;
+        bind_present(&mut stmt, &[(":cap", &i64::try_from(cap).unwrap_or(i64::MAX))])?;
+        let mut rows = stmt.raw_query();
+        let counted: i64 = match rows.next()? {
+            Some(row) => row.get(0)?,
+            None => 0,
+        };
+        let counted = counted.max(0) as u64;
+        Ok(StockTotal { rows: counted.min(cap), exact: counted < cap })
     }
 
     /// Counts the stock table's rows for `query`, stopping at `cap` (then not `exact`).

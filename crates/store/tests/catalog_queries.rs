@@ -243,14 +243,55 @@ fn short_searches_count_up_to_a_bound_past_the_page_and_say_so() {
     assert_eq!(skus("4006381333931"), ["B-0001"], "barcode");
     assert_eq!(skus("widget 1499"), ["W-1499"]);
 
-    // Longer texts are counted exactly from the indexes, however many rows match.
-    let (_, total) = f.store.stock_page(&search("widget", 0)).unwrap();
-    assert_eq!((total.rows, total.exact), (1500, true));
     // A page past the end says nothing about the end: the count does.
     let (rows, total) = f.store.stock_page(&search("widget", 5000)).unwrap();
     assert_eq!((rows.len(), total.rows, total.exact), (0, 1500, true));
     let (rows, total) = f.store.stock_page(&search("w", 5000)).unwrap();
     assert_eq!((rows.len(), total.rows, total.exact), (0, 1500, true), "a bound past the end is the exact count");
+}
+
+#[test]
+fn long_searches_read_a_sku_prefix_only_as_far_as_the_page_and_count_up_to_a_bound() {
+    let f = Fixture::new();
+    widgets(&f, 1500);
+    let search =
+        |text: &str, offset: u32| StockQuery { search: Some(text.into()), limit: 100, offset, ..Default::default() };
+
+    // "W-" matches 1500 SKUs, "widget" 1500 names: counted up to the bound past the page;
+    // "W-0" matches 999, below the bound: counted exactly.
+    for (text, counted) in [("w-", (1000, false)), ("widget", (1000, false)), ("W-0", (999, true))] {
+        let (rows, total) = f.store.stock_page(&search(text, 0)).unwrap();
+        assert_eq!(rows.iter().map(|r| r.sku.as_str()).take(2).collect::<Vec<_>>(), ["W-0001", "W-0002"], "{text}");
+        assert_eq!((total.rows, total.exact), counted, "{text}");
+    }
+    assert_eq!(f.store.stock_count(&search("widget", 0)).unwrap(), 1500, "the full count is still there");
+    let (rows, total) = f.store.stock_page(&search("w-", 900)).unwrap();
+    assert_eq!(rows.first().map(|r| r.sku.as_str()), Some("W-0901"), "the SKU prefix is read past the offset");
+    assert_eq!((rows.len(), total.rows, total.exact), (100, 1500, true), "counted to 2000, found the end");
+    let descending = StockQuery { descending: true, ..search("W-1", 0) };
+    let (rows, _) = f.store.stock_page(&descending).unwrap();
+    assert_eq!(rows.first().map(|r| r.sku.as_str()), Some("W-1500"), "the prefix read from its end");
+    assert_eq!(rows.last().map(|r| r.sku.as_str()), Some("W-1401"));
+
+    // Archived products among the first SKUs do not push unarchived ones off the page.
+    for sku in ["W-0001", "W-0002", "W-0003"] {
+        let mut p = f.store.product_by_code(sku).unwrap();
+        p.archived = true;
+        f.store.update_product(f.actor, &p).unwrap();
+    }
+    let (rows, total) = f.store.stock_page(&StockQuery { limit: 3, ..search("W-000", 0) }).unwrap();
+    assert_eq!(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>(), ["W-0004", "W-0005", "W-0006"]);
+    assert_eq!((total.rows, total.exact), (6, true), "W-0004..W-0009");
+    let with_archived = StockQuery { include_archived: true, limit: 3, ..search("W-000", 0) };
+    let (rows, total) = f.store.stock_page(&with_archived).unwrap();
+    assert_eq!(rows.first().map(|r| r.sku.as_str()), Some("W-0001"));
+    assert_eq!((total.rows, total.exact), (9, true));
+
+    // A name match and a SKU match of one product count once; a barcode matches exactly.
+    let (rows, total) = f.store.stock_page(&search("bracket", 0)).unwrap();
+    assert_eq!((rows.len(), total.rows, total.exact), (1, 1, true));
+    let (rows, total) = f.store.stock_page(&StockQuery { limit: 1, ..search("4006381333931", 0) }).unwrap();
+    assert_eq!((rows.len(), total.rows, total.exact), (1, 1, true));
 }
 
 #[test]

@@ -97,6 +97,57 @@ fn a_ledger_of_the_previous_release_is_upgraded_with_its_data_searchable() {
 }
 
 #[test]
+fn a_ledger_of_schema_6_finds_sku_prefixes_through_the_covering_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v6.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        schema::migrations().to_version(&mut conn, 6).unwrap();
+        let mut insert = conn.prepare(smartstock_store::catalog::INSERT_PRODUCT).unwrap();
+        for (sku, archived) in [("HW-2", false), ("hw-1", true), ("HW-3", false), ("EL-1", false)] {
+            let id = uuid::Uuid::now_v7();
+            insert
+                .execute(rusqlite::params![
+                    id,
+                    sku,
+                    "Part",
+                    None::<String>,
+                    "pcs",
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    archived,
+                    None::<String>
+                ])
+                .unwrap();
+        }
+    }
+    let store = Store::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_index_info('products_sku_nocase') ORDER BY seqno")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(columns, ["sku", "archived"]);
+    let page = |include_archived: bool| {
+        let query = smartstock_store::queries::StockQuery {
+            search: Some("hw-".into()),
+            limit: 10,
+            include_archived,
+            ..Default::default()
+        };
+        store.stock(&query).unwrap().into_iter().map(|r| r.sku).collect::<Vec<_>>()
+    };
+    assert_eq!(page(false), ["HW-2", "HW-3"]);
+    assert_eq!(page(true), ["HW-2", "HW-3", "hw-1"], "SKU order (binary), the archived one shown when asked");
+}
+
+#[test]
 fn field_stamps_of_schema_4_are_kept_one_row_per_product() {
     use smartstock_core::merge::FieldStamp;
     use smartstock_core::{DeviceId, Hlc, UserId};

@@ -12,7 +12,9 @@
 //! statement each, and a pull with its session check one too (`pull::signed_page`), outside any
 //! transaction, on a pool of their own whose connections keep generic plans (`db::Plans`:
 //! planning those statements cost more than running them); the
-//! writers' pool plans every execution afresh. `backup.rs` writes and restores online backups.
+//! writers' pool leaves the choice to PostgreSQL (`auto`: forcing custom plans there re-planned
+//! the foreign-key check of every inserted movement). `backup.rs` writes and restores online
+//! backups.
 //!
 //! Must not: be called from inside an async task (the sync client blocks; use `spawn_blocking`),
 //! keep state another instance would need (everything shared lives in the database), or build SQL
@@ -27,17 +29,17 @@ mod listen;
 mod pull;
 mod push;
 mod rows;
+mod users;
 
 use crate::storage::group;
 use crate::storage::push::PushJob;
 use crate::storage::{
-    NewUser, PageRequest, PoolState, Pusher, RateLimit, Result, Role, SessionRecord, SignedPage, StockLevel, Storage,
+    NewUser, PageRequest, PoolState, Pusher, RateLimit, Result, SessionRecord, SignedPage, StockLevel, Storage,
     StorageError, TokenHashes, UserRecord,
 };
 use ::postgres::{Client, Config, IsolationLevel};
 use db::{Db, Manager, Plans};
 use rows::{ALERT_COLUMNS, LOCATION_COLUMNS, PRODUCT_COLUMNS};
-use smartstock_core::ids::NewRandom;
 use smartstock_core::wire::{CatalogOutcome, CatalogPushRequest, CatalogRow, MovementOutcome, PullPage, PushRequest};
 use smartstock_core::{
     Alert, AlertId, CatalogChange, DeviceId, LedgerDigest, Location, LocationId, NegativeStockPolicy, Product,
@@ -277,83 +279,6 @@ fn applied_version(client: &mut Client) -> Result<Option<i32>> {
     Ok(client.query_one("SELECT max(version) FROM refinery_schema_history", &[])?.try_get(0)?)
 }
 
-fn user_from_row(db: &mut Db<'_>, row: &::postgres::Row) -> Result<UserRecord> {
-    let id = UserId(row.try_get(0)?);
-    let role: String = row.try_get(3)?;
-    let locations = db
-        .query("SELECT location_id FROM user_locations WHERE user_id = $1", &[&id.0])?
-        .iter()
-        .map(|r| Ok(LocationId(r.try_get(0)?)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(UserRecord {
-        id,
-        username: row.try_get(1)?,
-        password_hash: row.try_get(2)?,
-        role: Role::parse(&role).unwrap_or(Role::Viewer),
-        must_change_password: row.try_get(4)?,
-        disabled: row.try_get(5)?,
-        locations,
-    })
-}
-
-/// The parts of `authenticate`'s statement (also the start of `pull::signed_page`'s): `found`,
-/// the session and its user, and `counted`, the request counted in the user's rate-limit window
-/// (`api_rate_key`). `$1` access hash, `$2` now, `$3` the window's start.
-pub(super) const AUTH_PARTS: &str = "found AS (SELECT s.id AS session_id, u.id, u.username, u.password_hash, \
-     u.role, u.must_change_password, u.disabled FROM sessions s JOIN users u ON u.id = s.user_id \
-     WHERE s.access_hash = $1 AND s.revoked_at IS NULL AND s.access_expires_at > $2), \
-     counted AS (INSERT INTO rate_limits (key, window_start, count) SELECT 'api:user:' || id::text, $3, 1 \
-     FROM found ON CONFLICT (key) DO UPDATE SET count = CASE WHEN rate_limits.window_start = \
-     excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, window_start = excluded.window_start \
-     RETURNING count)";
-
-/// What `authenticate` selects from `found f` (read by [`session_at`]), and their types.
-pub(super) const AUTH_COLUMNS: &str = "f.session_id, f.id, f.username, f.password_hash, f.role, \
-     f.must_change_password, f.disabled, \
-     ARRAY(SELECT location_id FROM user_locations WHERE user_id = f.id ORDER BY location_id), \
-     (SELECT count FROM counted)";
-pub(super) const AUTH_TYPES: [&str; 9] =
-    ["uuid", "uuid", "text", "text", "text", "boolean", "boolean", "uuid[]", "bigint"];
-
-/// `authenticate` in one statement (see [`AUTH_PARTS`]).
-fn authenticate_sql() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| format!("WITH {AUTH_PARTS} SELECT {AUTH_COLUMNS} FROM found f"))
-}
-
-/// The session of a row with [`AUTH_COLUMNS`] from column `at`, and whether its request is
-/// within `max` requests in the window.
-pub(super) fn session_at(row: &::postgres::Row, at: usize, max: i64) -> Result<(SessionRecord, bool)> {
-    let locations: Vec<uuid::Uuid> = row.try_get(at + 7)?;
-    let role: String = row.try_get(at + 4)?;
-    let user = UserRecord {
-        id: UserId(row.try_get(at + 1)?),
-        username: row.try_get(at + 2)?,
-        password_hash: row.try_get(at + 3)?,
-        role: Role::parse(&role).unwrap_or(Role::Viewer),
-        must_change_password: row.try_get(at + 5)?,
-        disabled: row.try_get(at + 6)?,
-        locations: locations.into_iter().map(LocationId).collect(),
-    };
-    let count: i64 = row.try_get(at + 8)?;
-    Ok((SessionRecord { session_id: row.try_get(at)?, user }, count <= max))
-}
-
-/// The start of the rate-limit window `now` falls in.
-fn window_start(limit: RateLimit, now: Timestamp) -> i64 {
-    now.millis() - now.millis().rem_euclid(limit.window_ms.max(1))
-}
-
-const USER_BY_ID: &str =
-    "SELECT id, username, password_hash, role, must_change_password, disabled FROM users WHERE id = $1";
-const USER_BY_NAME: &str =
-    "SELECT id, username, password_hash, role, must_change_password, disabled FROM users WHERE username = $1";
-
-fn user_by_id(db: &mut Db<'_>, id: uuid::Uuid) -> Result<Option<UserRecord>> {
-    let row = db.query_opt(USER_BY_ID, &[&id])?;
-    row.map(|r| user_from_row(db, &r)).transpose()
-}
-
 fn audit(
     db: &mut Db<'_>,
     entity: &str,
@@ -369,11 +294,6 @@ fn audit(
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[&entity, &id, &field, &old, &new, &actor.0, &now.millis()],
     )?;
-    Ok(())
-}
-
-fn revoke_all(db: &mut Db<'_>, user: UserId) -> Result<()> {
-    db.execute("UPDATE sessions SET revoked_at = 0 WHERE user_id = $1 AND revoked_at IS NULL", &[&user.0])?;
     Ok(())
 }
 
@@ -417,96 +337,43 @@ impl Storage for PgStorage {
     }
 
     fn create_user(&self, user: &NewUser, now: Timestamp) -> Result<UserId> {
-        let id = UserId::new_random();
-        self.write(|db| {
-            db.execute_unique(
-                "INSERT INTO users (id, username, password_hash, role, must_change_password, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &id.0,
-                    &user.username,
-                    &user.password_hash,
-                    &user.role.as_str(),
-                    &user.must_change_password,
-                    &now.millis(),
-                ],
-                &format!("user name {:?}", user.username),
-            )?;
-            for location in &user.locations {
-                db.execute("INSERT INTO user_locations (user_id, location_id) VALUES ($1, $2)", &[&id.0, &location.0])?;
-            }
-            Ok(id)
-        })
+        self.write(|db| users::create_user(db, user, now))
     }
 
     fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>> {
-        self.read(|db| {
-            let row = db.query_opt(USER_BY_NAME, &[&username])?;
-            row.map(|r| user_from_row(db, &r)).transpose()
-        })
+        self.read(|db| users::user_by_name(db, username))
     }
 
     fn set_password(&self, user: UserId, hash: &str, must_change: bool, revoke_sessions: bool) -> Result<()> {
-        self.write(|db| {
-            let changed = db.execute(
-                "UPDATE users SET password_hash = $2, must_change_password = $3 WHERE id = $1",
-                &[&user.0, &hash, &must_change],
-            )?;
-            if changed == 0 {
-                return Err(StorageError::NotFound { what: "user", key: user.to_string() });
-            }
-            if revoke_sessions {
-                revoke_all(db, user)?;
-            }
-            Ok(())
-        })
+        self.write(|db| users::set_password(db, user, hash, must_change, revoke_sessions))
     }
 
     fn set_disabled(&self, user: UserId, disabled: bool) -> Result<()> {
-        self.write(|db| {
-            let changed = db.execute("UPDATE users SET disabled = $2 WHERE id = $1", &[&user.0, &disabled])?;
-            if changed == 0 {
-                return Err(StorageError::NotFound { what: "user", key: user.to_string() });
-            }
-            if disabled {
-                revoke_all(db, user)?;
-            }
-            Ok(())
-        })
+        self.write(|db| users::set_disabled(db, user, disabled))
     }
 
     fn create_session(&self, user: UserId, tokens: &TokenHashes, now: Timestamp) -> Result<uuid::Uuid> {
-        let id = uuid::Uuid::now_v7();
-        self.write(|db| {
-            db.execute(
-                "INSERT INTO sessions (id, user_id, access_hash, access_expires_at, refresh_hash, refresh_expires_at, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &id,
-                    &user.0,
-                    &&tokens.access_hash[..],
-                    &tokens.access_expires_at.millis(),
-                    &&tokens.refresh_hash[..],
-                    &tokens.refresh_expires_at.millis(),
-                    &now.millis(),
-                ],
-            )?;
-            Ok(id)
-        })
+        self.write(|db| users::create_session(db, user, tokens, now))
     }
 
     fn session_by_access(&self, access_hash: &[u8; 32], now: Timestamp) -> Result<Option<SessionRecord>> {
-        self.read(|db| {
-            let found = db.query_opt(
-                "SELECT id, user_id FROM sessions WHERE access_hash = $1 AND revoked_at IS NULL \
-                 AND access_expires_at > $2",
-                &[&&access_hash[..], &now.millis()],
-            )?;
-            let Some(row) = found else { return Ok(None) };
-            let session_id: uuid::Uuid = row.try_get(0)?;
-            let user = user_by_id(db, row.try_get(1)?)?;
-            Ok(user.map(|user| SessionRecord { session_id, user }))
-        })
+        self.read(|db| users::session_by_access(db, access_hash, now))
+    }
+
+    fn rotate_session(&self, refresh_hash: &[u8; 32], new: &TokenHashes, now: Timestamp) -> Result<Option<UserRecord>> {
+        self.write(|db| users::rotate_session(db, refresh_hash, new, now))
+    }
+
+    fn revoke_session(&self, session_id: uuid::Uuid, now: Timestamp) -> Result<()> {
+        self.write(|db| users::revoke_session(db, session_id, now))
+    }
+
+    fn rate_limit(&self, key: &str, window_ms: i64, max: i64, now: Timestamp) -> Result<bool> {
+        self.write(|db| users::rate_limit(db, key, window_ms, max, now))
+    }
+
+    fn register_device(&self, user: UserId, device: DeviceId, name: &str, now: Timestamp) -> Result<i64> {
+        self.write(|db| users::register_device(db, user, device, name, now))
     }
 
     fn authenticate(
@@ -517,9 +384,9 @@ impl Storage for PgStorage {
     ) -> Result<Option<(SessionRecord, bool)>> {
         let mut conn = self.lookup_connection()?;
         let mut db = conn.autocommit();
-        let window = window_start(limit, now);
-        let row = db.query_opt(authenticate_sql(), &[&&access_hash[..], &now.millis(), &window])?;
-        row.map(|row| session_at(&row, 0, limit.max)).transpose()
+        let window = users::window_start(limit, now);
+        let row = db.query_opt(users::authenticate_sql(), &[&&access_hash[..], &now.millis(), &window])?;
+        row.map(|row| users::session_at(&row, 0, limit.max)).transpose()
     }
 
     fn authenticate_and_pull(
@@ -530,89 +397,9 @@ impl Storage for PgStorage {
         page: PageRequest,
     ) -> Result<SignedPage> {
         let mut conn = self.lookup_connection()?;
-        let check = pull::Check { access_hash, now, window_start: window_start(limit, now), max: limit.max };
+        let check = pull::Check { access_hash, now, window_start: users::window_start(limit, now), max: limit.max };
         let found = pull::signed_page(&mut conn.autocommit(), &self.stamps, &check, page);
         found
-    }
-
-    fn rotate_session(&self, refresh_hash: &[u8; 32], new: &TokenHashes, now: Timestamp) -> Result<Option<UserRecord>> {
-        self.write(|db| {
-            // FOR UPDATE: of two concurrent rotations with one token, the second waits, then finds
-            // the token gone (the row is rechecked after the wait) and gets `None`, as on SQLite.
-            let found = db.query_opt(
-                "SELECT id, user_id, revoked_at, refresh_expires_at FROM sessions WHERE refresh_hash = $1 FOR UPDATE",
-                &[&&refresh_hash[..]],
-            )?;
-            let Some(row) = found else { return Ok(None) };
-            let session: uuid::Uuid = row.try_get(0)?;
-            let user: uuid::Uuid = row.try_get(1)?;
-            let revoked: Option<i64> = row.try_get(2)?;
-            let expires: i64 = row.try_get(3)?;
-            if revoked.is_some() || expires <= now.millis() {
-                return Ok(None);
-            }
-            db.execute(
-                "UPDATE sessions SET access_hash = $2, access_expires_at = $3, refresh_hash = $4, \
-                 refresh_expires_at = $5 WHERE id = $1",
-                &[
-                    &session,
-                    &&new.access_hash[..],
-                    &new.access_expires_at.millis(),
-                    &&new.refresh_hash[..],
-                    &new.refresh_expires_at.millis(),
-                ],
-            )?;
-            user_by_id(db, user)
-        })
-    }
-
-    fn revoke_session(&self, session_id: uuid::Uuid, now: Timestamp) -> Result<()> {
-        self.write(|db| {
-            db.execute(
-                "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-                &[&session_id, &now.millis()],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn rate_limit(&self, key: &str, window_ms: i64, max: i64, now: Timestamp) -> Result<bool> {
-        self.write(|db| {
-            let window_start = now.millis() - now.millis().rem_euclid(window_ms.max(1));
-            let count: i64 = db
-                .query_one(
-                    "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) \
-                     ON CONFLICT (key) DO UPDATE SET count = CASE WHEN rate_limits.window_start = \
-                     excluded.window_start THEN rate_limits.count + 1 ELSE 1 END, \
-                     window_start = excluded.window_start RETURNING count",
-                    &[&key, &window_start],
-                )?
-                .try_get(0)?;
-            Ok(count <= max)
-        })
-    }
-
-    fn register_device(&self, user: UserId, device: DeviceId, name: &str, now: Timestamp) -> Result<i64> {
-        self.write(|db| {
-            // ON CONFLICT DO NOTHING: two concurrent registrations of one id cannot both insert.
-            let inserted = db.execute(
-                "INSERT INTO devices (id, user_id, name, registered_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO NOTHING",
-                &[&device.0, &user.0, &name, &now.millis()],
-            )?;
-            if inserted == 1 {
-                return Ok(0);
-            }
-            let row = db.query_one("SELECT user_id, last_seq FROM devices WHERE id = $1", &[&device.0])?;
-            let owner: uuid::Uuid = row.try_get(0)?;
-            if owner != user.0 {
-                return Err(StorageError::Conflict {
-                    code: "device_taken",
-                    message: format!("device {device} is registered to another user; register a new device id"),
-                });
-            }
-            Ok(row.try_get(1)?)
-        })
     }
 
     fn push(&self, pusher: &Pusher, request: &PushRequest, now: Timestamp) -> Result<Vec<MovementOutcome>> {

@@ -97,14 +97,14 @@ fn signed_page_sql() -> &'static str {
     SQL.get_or_init(|| {
         let kinds: [&[&str]; 5] = [&MOVEMENT_TYPES, &PRODUCT_TYPES, &LOCATION_TYPES, &ALERT_TYPES, &NOTICE_TYPES];
         let kind_nulls: Vec<String> = kinds.iter().flat_map(|types| nulls(types)).collect();
-        let session_nulls: Vec<String> = nulls(&super::AUTH_TYPES).collect();
+        let session_nulls: Vec<String> = nulls(&super::users::AUTH_TYPES).collect();
         format!(
             "WITH {auth} (SELECT feed.*, {session_nulls} FROM ({parts}) feed WHERE EXISTS (SELECT 1 FROM found) \
              ORDER BY seq LIMIT $5) \
              UNION ALL (SELECT {SESSION_KIND} AS kind, 0::bigint AS seq, {kind_nulls}, {columns} FROM found f)",
-            auth = super::AUTH_PARTS,
+            auth = super::users::AUTH_PARTS,
             kind_nulls = kind_nulls.join(", "),
-            columns = super::AUTH_COLUMNS,
+            columns = super::users::AUTH_COLUMNS,
             session_nulls = session_nulls.join(", "),
             parts = parts("$4", "$5"),
         )
@@ -136,7 +136,7 @@ pub(super) fn signed_page(
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {
         match row.try_get::<_, i32>(0)? {
-            SESSION_KIND => session = Some(super::session_at(row, SESSION_AT, check.max)?),
+            SESSION_KIND => session = Some(super::users::session_at(row, SESSION_AT, check.max)?),
             _ => items.push(item(row, stamps)?),
         }
     }

@@ -83,8 +83,8 @@ pub async fn sync_now(app: AppState<'_>) -> AppResult<SyncView> {
     Ok(app.sync_view())
 }
 
-/// One page of the stock table and the number of matching rows (a lower bound for searches of
-/// one or two characters: `total_exact` false).
+/// One page of the stock table and the number of matching rows (for a search, counted up to a
+/// bound past the page: then `total_exact` is false).
 #[tauri::command]
 pub async fn stock_page(app: AppState<'_>, query: StockQuery) -> AppResult<StockPage> {
     let (rows, total) = app.store().stock_page(&query)?;

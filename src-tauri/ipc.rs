@@ -73,8 +73,8 @@ pub struct SyncView {
 pub struct StockPage {
     /// The rows asked for.
     pub rows: Vec<StockRow>,
-    /// Rows matching the query in all; when `total_exact` is false, at least this many (searches
-    /// of one or two characters count up to a bound past the page).
+    /// Rows matching the query in all; when `total_exact` is false, at least this many (a search
+    /// counts up to a bound past the page).
     pub total: u64,
     /// Whether `total` is the whole count.
     pub total_exact: bool,

@@ -10,8 +10,8 @@ export type StockPage = {
  */
 rows: Array<StockRow>, 
 /**
- * Rows matching the query in all; when `total_exact` is false, at least this many (searches
- * of one or two characters count up to a bound past the page).
+ * Rows matching the query in all; when `total_exact` is false, at least this many (a search
+ * counts up to a bound past the page).
  */
 total: number, 
 /**

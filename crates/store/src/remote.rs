@@ -18,8 +18,9 @@ use crate::Store;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use smartstock_core::hlc::Hlc;
 use smartstock_core::merge::Stamps;
+use smartstock_core::validate::MAX_SCALE;
 use smartstock_core::wire::{CatalogRow, PullPage};
-use smartstock_core::{Location, Movement, Product, Timestamp};
+use smartstock_core::{Location, Movement, Product, Timestamp, ValidationError};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -218,6 +219,9 @@ pub(crate) fn apply_page(
     let stamps: HashMap<Uuid, &Stamps> = page.stamps.iter().map(|s| (s.id, &s.stamps)).collect();
     let unstamped = Stamps::new();
     let stamps_of = |id: Uuid| stamps.get(&id).copied().unwrap_or(&unstamped);
+    for product in &page.products {
+        check_product_columns(product)?;
+    }
     for location in &page.locations {
         catalog_sync::merge_from_server(tx, &CatalogRow::Location(location.clone()), stamps_of(location.id.0))?;
         applied.locations += 1;
@@ -237,6 +241,27 @@ pub(crate) fn apply_page(
         applied.notices += 1;
     }
     *newest = (*newest).max(page.stamps.iter().filter_map(|s| catalog_sync::newest(&s.stamps)).max());
+    Ok(())
+}
+
+/// What the products table's CHECK constraints check, in Rust: a first pull writes with them off
+/// (`first_pull::BulkSettings`). Exactly those rules and no stricter ones, so a row the table
+/// would take is never refused here (a pull that always fails would stop the device syncing).
+/// A location's checked columns (its kind, archived) cannot hold a wrong value once typed.
+fn check_product_columns(product: &Product) -> Result<()> {
+    let sku = &product.sku;
+    let non_negative = [
+        ("reorder_point", product.reorder_point),
+        ("reorder_qty", product.reorder_qty),
+        ("cost", product.cost_minor),
+        ("price", product.price_minor),
+    ];
+    if let Some((field, value)) = non_negative.into_iter().find(|(_, value)| *value < 0) {
+        return Err(ValidationError::new(field, format!("of product {sku} must not be negative (got {value})")).into());
+    }
+    if product.unit_scale > MAX_SCALE {
+        return Err(ValidationError::new("unit_scale", format!("of product {sku} must be 0 to {MAX_SCALE}")).into());
+    }
     Ok(())
 }
 

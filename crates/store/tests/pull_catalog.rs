@@ -118,3 +118,32 @@ fn a_new_product_whose_sku_another_local_product_holds_is_refused_by_name_and_no
     assert!(f.store.catalog_stamps(rows[0].0.id.0).unwrap().is_empty());
     names_index_is_consistent(&f);
 }
+
+#[test]
+fn a_pulled_product_the_table_would_refuse_is_refused_by_name_on_the_bulk_path_too() {
+    // A first sync writes with SQLite's CHECK constraints off; the same rules are checked in Rust.
+    let bad = |change: fn(&mut Product)| {
+        let mut p = product("BAD-1");
+        change(&mut p);
+        let s = server_stamps(&p, T0);
+        (p, s)
+    };
+    for (field, change) in [
+        ("price", (|p: &mut Product| p.price_minor = -1) as fn(&mut Product)),
+        ("reorder_point", |p| p.reorder_point = -5),
+        ("unit_scale", |p| p.unit_scale = 9),
+    ] {
+        let f = Fixture::new();
+        let fine = product("FINE-1");
+        let first = page(vec![(fine.clone(), server_stamps(&fine, T0))], 1);
+        let pages = vec![PullPage { has_more: true, ..first }, page(vec![bad(change)], 2)];
+        let error = f.store.apply_first_pull(&mut pages.into_iter()).unwrap_err().to_string();
+        assert!(error.contains(field) && error.contains("BAD-1"), "{field}: {error}");
+        assert_eq!(f.store.pull_cursor().unwrap(), 0, "{field}: the load is rolled back whole");
+        assert!(f.store.product(fine.id).is_err());
+
+        // The usual path refuses it the same way, and afterwards the table checks again.
+        let error = f.store.apply_pull(&page(vec![bad(change)], 3)).unwrap_err().to_string();
+        assert!(error.contains(field), "{field}: {error}");
+    }
+}

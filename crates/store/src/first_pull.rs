@@ -7,8 +7,11 @@
 //! - Movements go in 256 to a statement. Whether a movement is new, and which void already waits
 //!   for it, is known from this load alone (the ledger was empty), without asking SQLite per row.
 //! - Levels and checksums are kept in memory by the level rule and written once per pair at the
-//!   end (the per-product pair counts of the stock search in one statement, not by trigger). A pair the incremental rule cannot answer (a count older than what it holds, a void) is
+//!   end (the per-product pair counts of the stock search in one statement, not by trigger).
+//!   A pair the incremental rule cannot answer (a count older than what it holds, a void) is
 //!   recomputed from the ledger once the index exists.
+//! - SQLite's foreign-key and CHECK constraints are off for the transaction; the same rules are
+//!   checked in Rust before anything is written (`BulkSettings`).
 //!
 //! A crash rolls the whole transaction back (the cursor with it) and the next sync starts again
 //! from an empty ledger. The load stops taking pages after `MAX_MOVEMENTS`, so a local record

@@ -384,7 +384,7 @@ impl Storage for PgStorage {
     ) -> Result<Option<(SessionRecord, bool)>> {
         let mut conn = self.lookup_connection()?;
         let mut db = conn.autocommit();
-        let window = users::window_start(limit, now);
+        let window = users::window_start(limit.window_ms, now);
         let row = db.query_opt(users::authenticate_sql(), &[&&access_hash[..], &now.millis(), &window])?;
         row.map(|row| users::session_at(&row, 0, limit.max)).transpose()
     }
@@ -397,7 +397,8 @@ impl Storage for PgStorage {
         page: PageRequest,
     ) -> Result<SignedPage> {
         let mut conn = self.lookup_connection()?;
-        let check = pull::Check { access_hash, now, window_start: users::window_start(limit, now), max: limit.max };
+        let check =
+            pull::Check { access_hash, now, window_start: users::window_start(limit.window_ms, now), max: limit.max };
         let found = pull::signed_page(&mut conn.autocommit(), &self.stamps, &check, page);
         found
     }

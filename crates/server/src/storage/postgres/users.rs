@@ -6,7 +6,7 @@
 //! transactions (the callers in `mod.rs` run each function in the right one).
 
 use super::db::Db;
-use crate::storage::{NewUser, RateLimit, Result, Role, SessionRecord, StorageError, TokenHashes, UserRecord};
+use crate::storage::{NewUser, Result, Role, SessionRecord, StorageError, TokenHashes, UserRecord};
 use smartstock_core::ids::NewRandom;
 use smartstock_core::{DeviceId, LocationId, Timestamp, UserId};
 
@@ -73,8 +73,8 @@ pub(super) fn session_at(row: &::postgres::Row, at: usize, max: i64) -> Result<(
 }
 
 /// The start of the rate-limit window `now` falls in.
-pub(super) fn window_start(limit: RateLimit, now: Timestamp) -> i64 {
-    now.millis() - now.millis().rem_euclid(limit.window_ms.max(1))
+pub(super) fn window_start(window_ms: i64, now: Timestamp) -> i64 {
+    now.millis() - now.millis().rem_euclid(window_ms.max(1))
 }
 
 const USER_BY_ID: &str =
@@ -224,7 +224,7 @@ pub(super) fn revoke_session(db: &mut Db<'_>, session_id: uuid::Uuid, now: Times
 }
 
 pub(super) fn rate_limit(db: &mut Db<'_>, key: &str, window_ms: i64, max: i64, now: Timestamp) -> Result<bool> {
-    let window_start = now.millis() - now.millis().rem_euclid(window_ms.max(1));
+    let window_start = window_start(window_ms, now);
     let count: i64 = db
         .query_one(
             "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) \

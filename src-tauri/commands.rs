@@ -88,6 +88,7 @@ pub async fn sync_now(app: AppState<'_>) -> AppResult<SyncView> {
 #[tauri::command]
 pub async fn stock_page(app: AppState<'_>, query: StockQuery) -> AppResult<StockPage> {
     let (rows, total) = app.store().stock_page(&query)?;
+    app.prepare_search_once();
     Ok(StockPage { rows, total: total.rows, total_exact: total.exact })
 }
 

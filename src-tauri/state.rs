@@ -19,6 +19,7 @@ use smartstock_core::{Permission, Role};
 use smartstock_store::{Actor, Store};
 use smartstock_sync::{ServerClient, SyncEngine, SyncState, SyncStatus};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -48,6 +49,8 @@ pub struct App {
     notifier: Notifier,
     /// Becomes true once `resume` has finished, so the first `app_status` shows the resumed session.
     resumed: watch::Sender<bool>,
+    /// The store's in-memory catalog for short searches has been asked for.
+    search_prepared: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -74,12 +77,28 @@ impl App {
             emit,
             notifier,
             resumed: watch::channel(false).0,
+            search_prepared: AtomicBool::new(false),
         }))
     }
 
     /// The local ledger.
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Has the store read the catalog into memory for one- and two-letter searches, once, in
+    /// the background: called after the first stock page, so that start-up does not wait for it
+    /// and the first keystroke of a search rarely does.
+    pub fn prepare_search_once(&self) {
+        if self.search_prepared.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = Arc::clone(&self.store);
+        tauri::async_runtime::spawn_blocking(move || {
+            if let Err(e) = store.prepare_search() {
+                tracing::warn!(error = %e, "reading the catalog for short searches failed; they will try again");
+            }
+        });
     }
 
     /// The data directory.

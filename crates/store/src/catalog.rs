@@ -374,3 +374,9 @@ pub(crate) fn location_by(conn: &Connection, filter: &str, value: impl rusqlite:
     let mut stmt = conn.prepare_cached(&format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE {filter}"))?;
     Ok(stmt.query_row([value], location_from_row).optional()?)
 }
+
+/// The rowid of the product whose barcode is exactly `text` (the stock search's barcode match).
+pub(crate) fn product_rowid_by_barcode(conn: &Connection, text: &str) -> Result<Option<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT rowid FROM products WHERE barcode = ?1")?;
+    Ok(stmt.query_row([text], |r| r.get(0)).optional()?)
+}

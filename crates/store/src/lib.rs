@@ -27,6 +27,7 @@ pub mod reconcile;
 pub mod rejections;
 pub mod remote;
 pub mod schema;
+mod search_index;
 pub mod sql;
 mod waiting;
 
@@ -35,8 +36,10 @@ pub use error::{Result, StoreError};
 pub use ledger::Recorded;
 
 use rusqlite::Connection;
+use search_index::{CatalogChanges, Matches, SearchIndex, SkuOrder};
 use smartstock_core::ids::NewRandom;
 use smartstock_core::{DeviceId, NegativeStockPolicy, UserId};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -53,6 +56,11 @@ pub struct Store {
     reader: Mutex<Connection>,
     clock: Arc<dyn Clock>,
     path: PathBuf,
+    /// Writes that changed the catalog (for `search_index`).
+    catalog_changes: Arc<CatalogChanges>,
+    /// The catalog's text in memory for the stock search, read at first use and again after a
+    /// change.
+    search_index: Mutex<Option<Arc<SearchIndex>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -73,9 +81,18 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         let writer = schema::open(&path)?;
         ensure_device(&writer)?;
+        let catalog_changes = Arc::new(CatalogChanges::default());
+        catalog_changes.watch(&writer)?;
         let reader = Connection::open(&path)?;
         schema::configure_reader(&reader)?;
-        Ok(Store { writer: Mutex::new(writer), reader: Mutex::new(reader), clock, path })
+        Ok(Store {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            clock,
+            path,
+            catalog_changes,
+            search_index: Mutex::new(None),
+        })
     }
 
     /// The database file.
@@ -113,10 +130,47 @@ impl Store {
         Ok(self.read().query_row("SELECT clock_offset_ms FROM device", [], |r| r.get(0))?)
     }
 
-    pub(crate) fn write(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn write(&self) -> WriteGuard<'_> {
         // A poisoned lock means a panic mid-call; SQLite rolled the transaction back, so the
         // connection is still consistent and can be used.
-        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        WriteGuard {
+            conn: self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
+            changes: &self.catalog_changes,
+        }
+    }
+
+    /// Reads the catalog's text into memory for the stock search now (the app does it in the
+    /// background after its first stock page, so that no keystroke waits for it).
+    pub fn prepare_search(&self) -> Result<()> {
+        self.search_index().map(drop)
+    }
+
+    /// The first `want` products the stock search `text` matches (see `search_index`).
+    pub(crate) fn search_matches(
+        &self,
+        text: &str,
+        include_archived: bool,
+        order: SkuOrder,
+        want: usize,
+    ) -> Result<Matches> {
+        let index = self.search_index()?;
+        let barcode_rowid = catalog::product_rowid_by_barcode(&self.read(), text)?;
+        Ok(index.matches(text, barcode_rowid, include_archived, order, want))
+    }
+
+    /// The catalog's text in memory, read again if the catalog changed since. Lock order: this
+    /// slot, then the reader connection.
+    fn search_index(&self) -> Result<Arc<SearchIndex>> {
+        let mut slot = self.search_index.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let generation = self.catalog_changes.generation();
+        if let Some(index) = slot.as_ref().filter(|index| index.is_current(generation)) {
+            return Ok(Arc::clone(index));
+        }
+        // The old copy goes before the new one is read (the peak is one copy, not two).
+        *slot = None;
+        let index = Arc::new(SearchIndex::read(&self.read(), generation)?);
+        *slot = Some(Arc::clone(&index));
+        Ok(index)
     }
 
     pub(crate) fn read(&self) -> MutexGuard<'_, Connection> {
@@ -125,6 +179,32 @@ impl Store {
 
     pub(crate) fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
+    }
+}
+
+/// The writer connection, held: when it is released, a write that changed the catalog is over
+/// (committed or rolled back) and the in-memory copy for short searches is known to be stale.
+pub(crate) struct WriteGuard<'a> {
+    conn: MutexGuard<'a, Connection>,
+    changes: &'a CatalogChanges,
+}
+
+impl Deref for WriteGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        self.changes.write_ended();
     }
 }
 

@@ -55,7 +55,10 @@ pub fn configure(conn: &Connection) -> Result<()> {
 
 /// Sets the pragmas of a connection that only reads (the reader's smaller page cache).
 pub fn configure_reader(conn: &Connection) -> Result<()> {
-    configure_with_cache(conn, READER_CACHE_KIB)
+    configure_with_cache(conn, READER_CACHE_KIB)?;
+    // `rarray(:rowids)`: the products a short search matched, bound as one array (queries).
+    rusqlite::vtab::array::load_module(conn)?;
+    Ok(())
 }
 
 fn configure_with_cache(conn: &Connection, cache_kib: i64) -> Result<()> {

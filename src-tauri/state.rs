@@ -380,7 +380,7 @@ impl App {
 
     fn view_of(&self, status: Option<&SyncStatus>) -> SyncView {
         let pending = self.store.pending_count().unwrap_or(0) + self.store.pending_catalog_count().unwrap_or(0);
-        let rejected = self.store.open_rejections().map(|r| r.len() as u64).unwrap_or(0);
+        let rejected = self.store.open_rejection_count().unwrap_or(0);
         let cursor = self.store.pull_cursor().unwrap_or(0);
         let Some(status) = status else {
             let offline_only = self.session().is_some_and(|s| s.offline_only);

@@ -47,15 +47,13 @@ pub struct RejectedMovement {
 
 /// Rejected movements with their product's SKU, name and unit, newest first; `still_open`
 /// leaves out those the user voided or corrected.
+/// A rejected movement `m` whose rejection nobody has resolved yet.
+pub(crate) const STILL_OPEN: &str = "AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.kind = 'rejected_movement' \
+     AND a.movement_id = m.id AND a.resolved_at IS NOT NULL)";
+
 pub(crate) fn rejected_rows(conn: &Connection, still_open: bool) -> Result<Vec<RejectedMovement>> {
     let columns: Vec<String> = sql::MOVEMENT_COLUMNS.split(',').map(|c| format!("m.{}", c.trim())).collect();
-    let open = match still_open {
-        true => {
-            "AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.kind = 'rejected_movement' AND a.movement_id = m.id \
-             AND a.resolved_at IS NOT NULL)"
-        }
-        false => "",
-    };
+    let open = if still_open { STILL_OPEN } else { "" };
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {}, m.reject_code, m.reject_message, p.sku, p.name, p.unit, p.unit_scale \
          FROM movements m JOIN products p ON p.id = m.product_id WHERE m.sync_state = 'rejected' {open} \

@@ -21,6 +21,17 @@ impl Store {
         crate::outbox::rejected_rows(&self.read(), true)
     }
 
+    /// How many rejected movements are still open (the sync status shows it at all times).
+    pub fn open_rejection_count(&self) -> Result<u64> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT COUNT(*) FROM movements m WHERE m.sync_state = 'rejected' {}",
+            crate::outbox::STILL_OPEN
+        ))?;
+        let count: i64 = stmt.query_row([], |r| r.get(0))?;
+        Ok(count.max(0) as u64)
+    }
+
     /// Voids a rejected movement: it stays out of every level for good and its rejection is
     /// closed (audited). `NotFound` if `id` is not an open rejection.
     pub fn void_rejected(&self, actor: Actor, id: MovementId) -> Result<()> {

@@ -25,6 +25,7 @@ const CLIENT_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/client/0005_stamps_per_row.sql"),
     include_str!("../../../migrations/client/0006_pulled_waiting.sql"),
     include_str!("../../../migrations/client/0007_sku_prefix_covering.sql"),
+    include_str!("../../../migrations/client/0008_rejected_index.sql"),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

@@ -148,6 +148,42 @@ fn a_ledger_of_schema_6_finds_sku_prefixes_through_the_covering_index() {
 }
 
 #[test]
+fn a_ledger_of_schema_7_finds_its_rejected_movements_through_the_new_index() {
+    let f = Fixture::new();
+    let (p, l) = (f.product("SKU-1"), f.location("WH1"));
+    f.receive(p, l, 4);
+    let rejected = f.receive(p, l, 2);
+    let path = f.db_path();
+    drop(f.store);
+    {
+        // Schema 8 only adds an index: without it, and numbered 7, this is a schema-7 ledger.
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute(
+            "UPDATE movements SET sync_state = 'rejected', reject_code = 'negative_stock', \
+             reject_message = 'no stock' WHERE id = ?1",
+            [rejected.id.0],
+        )
+        .unwrap();
+        raw.execute_batch("DROP INDEX movements_rejected; PRAGMA user_version = 7;").unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.open_rejection_count().unwrap(), 1);
+    let open: Vec<_> = store.open_rejections().unwrap().into_iter().map(|r| r.movement.id).collect();
+    assert_eq!(open, [rejected.id]);
+    assert_eq!(store.pending_count().unwrap(), 1, "the other movement is still to send");
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let plan: Vec<String> = raw
+        .prepare("EXPLAIN QUERY PLAN SELECT COUNT(*) FROM movements m WHERE m.sync_state = 'rejected'")
+        .unwrap()
+        .query_map([], |r| r.get(3))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let plan = plan.join("; ");
+    assert!(plan.contains("movements_rejected"), "{plan}");
+}
+
+#[test]
 fn field_stamps_of_schema_4_are_kept_one_row_per_product() {
     use smartstock_core::merge::FieldStamp;
     use smartstock_core::{DeviceId, Hlc, UserId};

@@ -9,8 +9,9 @@
 //   `stock:filter` User Timing measure for the query that keystroke started (Stock.svelte ends it
 //   after the rows of the new query are in the DOM: `stock_page` command round trip, Svelte
 //   update). The next key is sent once that keystroke's rows are in, so every keystroke is one
-//   sample. Baseline: a raw rusqlite query of the same filter (first page + count) on the same
-//   file, measured in this run by `seed-bench-store query` (median per search text, the same
+//   sample; stderr also splits it where the command's answer arrives (Stock.svelte marks
+//   `stock:answer`). Baseline: a raw rusqlite query of the same filter (first page + count) on
+//   the same file, measured in this run by `seed-bench-store query` (median per search text, the same
 //   keystroke texts); `app.filter_keystroke_frame_*` is the same span to the next animation frame.
 // - app.start_to_rows: process start (from /proc/<pid>/stat) → first stock rows in the DOM (the
 //   first `stock:filter` measure's end, wall clock via performance.timeOrigin); median of runs.
@@ -140,8 +141,10 @@ async function lastKeystroke(browser) {
       const m = performance.getEntriesByName('stock:filter').find((e) => e.startTime >= key);
       if (m) {
         const end = m.startTime + m.duration;
+        const answer = performance.getEntriesByName('stock:answer').find((e) => e.startTime >= m.startTime);
         requestAnimationFrame((frame) => {
-          done([end - key, Math.max(frame, end) - key, document.querySelectorAll('[data-testid=stock-row]').length]);
+          const rows = document.querySelectorAll('[data-testid=stock-row]').length;
+          done([end - key, Math.max(frame, end) - key, rows, answer ? answer.startTime - key : NaN]);
         });
       } else if (performance.now() > limit) {
         done(null);
@@ -193,7 +196,7 @@ async function main() {
           if (typed.trim() === before) continue; // same query (a space): nothing to measure
           const r = await lastKeystroke(browser);
           if (!r) throw new Error(`no rows for ${JSON.stringify(typed)}`);
-          samples.push({ text: typed.trim(), dom: r[0], frame: r[1], rows: r[2] });
+          samples.push({ text: typed.trim(), dom: r[0], frame: r[1], rows: r[2], answer: r[3] });
           await sleep(40);
         }
         // Escape clears the search (Stock.svelte); its keystroke is not counted.
@@ -223,6 +226,10 @@ async function main() {
     const storeMs = samples.map((s) => byText.get(s.text).store_ms);
     const dom = samples.map((s) => s.dom);
     const frame = samples.map((s) => s.frame);
+    const answered = samples.filter((s) => Number.isFinite(s.answer));
+    console.error(
+      `keystroke breakdown (medians): to the stock_page answer ${percentile(answered.map((s) => s.answer), 0.5).toFixed(1)} ms, answer to rows in the DOM ${percentile(answered.map((s) => s.dom - s.answer), 0.5).toFixed(1)} ms; store alone ${percentile(storeMs, 0.5).toFixed(1)} ms`,
+    );
     console.error(`${samples.length} keystrokes; slowest:`);
     for (const s of [...samples].sort((a, b) => b.dom - a.dom).slice(0, 5)) {
       const b = byText.get(s.text);

@@ -188,7 +188,7 @@ fn query(dir: &Path, rounds: usize, searches: &[String]) {
     // As the app does in the background after its first stock page.
     let t = Instant::now();
     store.prepare_search().unwrap();
-    eprintln!("catalog read into memory for short searches in {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    eprintln!("catalog text read into memory for the stock search in {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
     let mut out = String::from("{\"searches\":[");
     for (n, search) in searches.iter().enumerate() {
         let query = StockQuery {

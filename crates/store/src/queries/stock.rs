@@ -79,19 +79,16 @@ impl StockSearch {
 
     /// The same search, its products given as these rowids.
     fn with_rowids(&self, rowids: &[i64]) -> StockSearch {
-        StockSearch {
-            rowids: Some(Rc::new(rowids.iter().copied().map(Value::Integer).collect())),
-            ..StockSearch::of_text(self)
-        }
+        StockSearch { rowids: Some(Rc::new(rowids.iter().copied().map(Value::Integer).collect())), ..self.text_only() }
     }
 
     /// The same search, tested as text.
-    fn of_text(search: &StockSearch) -> StockSearch {
+    fn text_only(&self) -> StockSearch {
         StockSearch {
-            text: search.text.clone(),
-            prefix: search.prefix.clone(),
-            contains: search.contains.clone(),
-            phrase: search.phrase.clone(),
+            text: self.text.clone(),
+            prefix: self.prefix.clone(),
+            contains: self.contains.clone(),
+            phrase: self.phrase.clone(),
             rowids: None,
         }
     }
@@ -145,7 +142,7 @@ impl FoundSearch {
     fn for_any_view(&self) -> StockSearch {
         match &self.found {
             Some(found) if found.complete => self.search.with_rowids(&found.rowids),
-            _ => StockSearch::of_text(&self.search),
+            _ => self.search.text_only(),
         }
     }
 }

@@ -114,6 +114,8 @@ fn one_step_transfer_balances_and_two_step_is_in_transit_until_received() {
     let transit = f.store.in_transit().unwrap();
     assert_eq!(transit.len(), 1);
     assert_eq!((transit[0].quantity, transit[0].from_code.as_str(), transit[0].to_code.as_str()), (5, "A", "B"));
+    let product = f.store.product(p).unwrap();
+    assert_eq!((transit[0].unit.as_str(), transit[0].unit_scale), (product.unit.as_str(), product.unit_scale));
     let transfer_id = out.transfer_id().unwrap();
     assert_eq!(transit[0].transfer_id, transfer_id);
 

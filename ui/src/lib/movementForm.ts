@@ -24,8 +24,8 @@ export interface FormFields {
   movementId: string;
 }
 
-/** What the form moves, resolved by the screen: the product, or the transfer and its unit's decimals. */
-export type FormSubject = { product: Product } | { transfer: InTransit | null; transferScale: number } | null;
+/** What the form moves, resolved by the screen: the product, or the transfer that arrived. */
+export type FormSubject = { product: Product } | { transfer: InTransit | null } | null;
 
 export type FormCheck = { ok: true; intent: MovementIntent } | { ok: false; message: string };
 
@@ -46,8 +46,7 @@ export function kindHasDestination(kind: RecordKind): boolean {
 export function intentFromForm(form: FormFields, subject: FormSubject): FormCheck {
   if (form.kind === 'void') return voidIntent(form);
   if (form.kind === 'receive_transfer') {
-    const target = subject && 'transfer' in subject ? subject : { transfer: null, transferScale: 0 };
-    return receiveTransferIntent(form, target.transfer, target.transferScale);
+    return receiveTransferIntent(form, subject && 'transfer' in subject ? subject.transfer : null);
   }
   if (!subject || !('product' in subject)) return refuse('Scan or type the product SKU or barcode');
   return productIntent(form, subject.product);
@@ -59,11 +58,11 @@ function voidIntent(form: FormFields): FormCheck {
   return { ok: true, intent: { kind: 'void', movement_id: form.movementId.trim(), note: form.note.trim() } };
 }
 
-function receiveTransferIntent(form: FormFields, transfer: InTransit | null, scale: number): FormCheck {
+function receiveTransferIntent(form: FormFields, transfer: InTransit | null): FormCheck {
   if (!transfer) return refuse('Choose the transfer that arrived');
   let quantity: number | null = null;
   if (form.quantity.trim() !== '') {
-    const parsed = parseQty(form.quantity, scale, false);
+    const parsed = parseQty(form.quantity, transfer.unit_scale, false);
     if (!parsed.ok) return refuse(parsed.message);
     if (parsed.value <= 0) return refuse('The quantity must be more than zero');
     quantity = parsed.value;

@@ -27,6 +27,8 @@ const transfer: InTransit = {
   from_code: 'WH1',
   to_code: 'SHOP',
   quantity: 500,
+  unit: 'kg',
+  unit_scale: 2,
   dispatched_at: 0,
 };
 
@@ -84,11 +86,11 @@ describe('the movement form', () => {
   });
 
   test('a receive-transfer takes all that was sent unless a quantity is typed', () => {
-    const all = intentFromForm(form({ kind: 'receive_transfer' }), { transfer, transferScale: 2 });
+    const all = intentFromForm(form({ kind: 'receive_transfer' }), { transfer });
     expect(all).toEqual({ ok: true, intent: { kind: 'receive_transfer', transfer_id: 'tr-1', quantity: null, note: null } });
-    const part = intentFromForm(form({ kind: 'receive_transfer', quantity: '2.5' }), { transfer, transferScale: 2 });
+    const part = intentFromForm(form({ kind: 'receive_transfer', quantity: '2.5' }), { transfer });
     expect(part).toMatchObject({ ok: true, intent: { quantity: 250 } });
-    expect(intentFromForm(form({ kind: 'receive_transfer' }), { transfer: null, transferScale: 0 })).toEqual({
+    expect(intentFromForm(form({ kind: 'receive_transfer' }), { transfer: null })).toEqual({
       ok: false,
       message: 'Choose the transfer that arrived',
     });

@@ -175,4 +175,38 @@ describe('record movement', () => {
     await user.type(document.getElementById('note')!, 'typed twice{Enter}');
     expect((await screen.findByTestId('record-result')).textContent).toContain('Voided movement mov-9');
   });
+
+  test('a transfer in transit is shown and received in its product unit', async () => {
+    const user = userEvent.setup();
+    const sent = {
+      transfer_id: 'tr-1',
+      product_id: flour.id,
+      sku: 'FLOUR',
+      from_code: 'WH1',
+      to_code: 'SHOP',
+      quantity: 500,
+      unit: 'kg',
+      unit_scale: 2,
+      dispatched_at: 0,
+    };
+    const api = setup(
+      'clerk',
+      (intent) => {
+        expect(intent).toEqual({ kind: 'receive_transfer', transfer_id: 'tr-1', quantity: 250, note: null });
+        return { movements: [movement({ kind: 'transfer_in', product_id: flour.id, location_id: SHOP.id, delta: 250, qty_after: 250 })] };
+      },
+      { in_transit: () => [sent] },
+    );
+    render(RecordScreen);
+    await user.click(screen.getByTestId('kind-receive_transfer'));
+    const option = await screen.findByRole('option', { name: /FLOUR: WH1 → SHOP, 5\.00 kg sent/ });
+    expect(option).toBeTruthy();
+    expect((document.getElementById('quantity') as HTMLInputElement).placeholder).toBe('All that was sent');
+    await user.type(document.getElementById('quantity')!, '2.555{Enter}');
+    expect((await screen.findByTestId('form-error')).textContent).toContain('At most 2 decimal places');
+    expect(api.of('record_movement')).toHaveLength(0);
+    await user.clear(document.getElementById('quantity')!);
+    await user.type(document.getElementById('quantity')!, '2.5{Enter}');
+    expect((await screen.findByTestId('record-result')).textContent).toContain('2.50 kg');
+  });
 });

@@ -77,7 +77,7 @@ describe('page cache', () => {
     expect(cache.wants(0)).toBe(true);
     cache.asked(0);
     expect([cache.wants(0), cache.idle]).toEqual([false, false]);
-    cache.reset(false);
+    cache.reset('nothing');
     expect([cache.wants(0), cache.idle]).toEqual([true, true]);
   });
 
@@ -85,12 +85,24 @@ describe('page cache', () => {
     const cache = new PageCache<string>(2, 60);
     cache.store(0, ['a', 'b'], 0);
     cache.store(1, ['c', 'd'], 0);
-    cache.reset(true);
+    cache.reset('refresh');
     expect(cache.row(3)).toBe('d');
     expect(cache.wants(1)).toBe(true);
     cache.store(1, ['c', 'D'], 0);
-    expect(cache.row(3)).toBe('D');
-    cache.reset(false);
+    expect([cache.row(0), cache.row(3)]).toEqual(['a', 'D']);
+    cache.reset('nothing');
     expect(cache.row(0)).toBeUndefined();
+  });
+
+  test('a new query shows the last rows until its first answer, then only its own', () => {
+    const cache = new PageCache<string>(2, 60);
+    cache.store(0, ['a', 'b'], 0);
+    cache.store(1, ['c', 'd'], 0);
+    cache.reset('until-answer');
+    // Typed on before the answer: still the same rows on screen.
+    cache.reset('until-answer');
+    expect([cache.row(0), cache.row(3)]).toEqual(['a', 'd']);
+    cache.store(0, ['x'], 0);
+    expect([cache.row(0), cache.row(1), cache.row(3)]).toEqual(['x', undefined, undefined]);
   });
 });

@@ -164,6 +164,10 @@ pub struct InTransit {
     pub to_code: String,
     /// Quantity sent (base units, positive).
     pub quantity: i64,
+    /// The product's unit, to show the quantity in.
+    pub unit: String,
+    /// Decimal places of that unit (DESIGN.md: quantities are integers in base units).
+    pub unit_scale: u32,
     /// When it was dispatched.
     pub dispatched_at: Timestamp,
 }
@@ -271,7 +275,8 @@ impl Store {
     pub fn in_transit(&self) -> Result<Vec<InTransit>> {
         let conn = self.read();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT o.ref, o.product_id, p.sku, src.code, dst.code, -o.delta, o.occurred_at FROM movements o \
+            "SELECT o.ref, o.product_id, p.sku, src.code, dst.code, -o.delta, p.unit, p.unit_scale, o.occurred_at \
+             FROM movements o \
              JOIN products p ON p.id = o.product_id JOIN locations src ON src.id = o.location_id \
              JOIN locations dst ON dst.id = o.peer_location_id WHERE {LIVE_TRANSFER_OUT} \
              ORDER BY o.occurred_at, o.id"
@@ -289,7 +294,9 @@ impl Store {
                     from_code: row.get(3)?,
                     to_code: row.get(4)?,
                     quantity: row.get(5)?,
-                    dispatched_at: Timestamp(row.get(6)?),
+                    unit: row.get(6)?,
+                    unit_scale: row.get(7)?,
+                    dispatched_at: Timestamp(row.get(8)?),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

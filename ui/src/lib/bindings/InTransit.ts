@@ -32,6 +32,14 @@ to_code: string,
  */
 quantity: number, 
 /**
+ * The product's unit, to show the quantity in.
+ */
+unit: string, 
+/**
+ * Decimal places of that unit (DESIGN.md: quantities are integers in base units).
+ */
+unit_scale: number, 
+/**
  * When it was dispatched.
  */
 dispatched_at: Timestamp, };

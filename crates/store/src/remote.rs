@@ -265,9 +265,8 @@ fn check_product_columns(product: &Product) -> Result<()> {
     Ok(())
 }
 
-/// Rows per multi-row statement of a pull's bulk writes, largest first: the product-name index
-/// (FTS5) flushes its pending terms at the end of every statement, so a statement per product
-/// costs several times one per chunk; fewer statements also mean fewer round trips into SQLite.
+/// Rows per multi-row statement of a pull's bulk writes, largest first: fewer statements mean
+/// fewer round trips into SQLite (binding, stepping, index upkeep per statement).
 const CHUNKS: [usize; 3] = [256, 16, 1];
 
 /// Calls `write` with `rows` split into chunks of the `CHUNKS` sizes (a few prepared statements

@@ -26,6 +26,7 @@ const CLIENT_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/client/0006_pulled_waiting.sql"),
     include_str!("../../../migrations/client/0007_sku_prefix_covering.sql"),
     include_str!("../../../migrations/client/0008_rejected_index.sql"),
+    include_str!("../../../migrations/client/0009_no_trigram_names.sql"),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

@@ -1,9 +1,8 @@
 //! The catalog's searchable text in memory, for the stock table's search as you type. SQLite
-//! answers a search by testing names with LIKE (1 or 2 characters: every product's name) or
-//! through the trigram index of names, whose posting lists for a common word ("cable") are read
-//! and intersected at every keystroke. Here the same test runs over a case-folded copy of the
-//! SKUs and names in SKU order (a few MB for 100k products), and hands the stock queries the
-//! rowids of the products that match, in SKU order, as many as they need.
+//! would answer a search by testing every product's SKU and name with LIKE, or read and
+//! intersect the posting lists of a name index at every keystroke. Here the same test runs over
+//! a case-folded copy of the SKUs and names in SKU order (a few MB for 100k products), and hands
+//! the stock queries the rowids of the products that match, in SKU order, as many as they need.
 //!
 //! Owns: the folded copy, and knowing when it is stale: the writer connection's update hook
 //! marks a write that touched `products`, and the generation moves on when that write's

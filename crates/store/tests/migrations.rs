@@ -92,7 +92,7 @@ fn a_ledger_of_the_previous_release_is_upgraded_with_its_data_searchable() {
     let query =
         smartstock_store::queries::StockQuery { search: Some("bucket".into()), limit: 10, ..Default::default() };
     let rows = store.stock(&query).unwrap();
-    assert_eq!(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>(), ["OLD-1"], "found through the new name index");
+    assert_eq!(rows.iter().map(|r| r.sku.as_str()).collect::<Vec<_>>(), ["OLD-1"], "found by name");
     assert_eq!(store.stock_count(&query).unwrap(), 1);
 }
 
@@ -156,7 +156,8 @@ fn a_ledger_of_schema_7_finds_its_rejected_movements_through_the_new_index() {
     let path = f.db_path();
     drop(f.store);
     {
-        // Schema 8 only adds an index: without it, and numbered 7, this is a schema-7 ledger.
+        // Schema 8 only adds an index (and 9 drops one, if there): without it, and numbered 7,
+        // this is a schema-7 ledger.
         let raw = rusqlite::Connection::open(&path).unwrap();
         raw.execute(
             "UPDATE movements SET sync_state = 'rejected', reject_code = 'negative_stock', \
@@ -181,6 +182,62 @@ fn a_ledger_of_schema_7_finds_its_rejected_movements_through_the_new_index() {
         .unwrap();
     let plan = plan.join("; ");
     assert!(plan.contains("movements_rejected"), "{plan}");
+}
+
+#[test]
+fn a_ledger_of_schema_8_loses_its_trigram_index_and_still_finds_and_renames_products() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v8.db");
+    let id = uuid::Uuid::now_v7();
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        schema::migrations().to_version(&mut conn, 8).unwrap();
+        conn.execute(
+            smartstock_store::catalog::INSERT_PRODUCT,
+            rusqlite::params![
+                id,
+                "ZB-1",
+                "Galvanised pail",
+                None::<String>,
+                "pcs",
+                0,
+                0,
+                0,
+                0,
+                0,
+                false,
+                None::<String>
+            ],
+        )
+        .unwrap();
+        let indexed: i64 = conn
+            .query_row("SELECT COUNT(*) FROM product_names WHERE product_names MATCH '\"pail\"'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(indexed, 1, "schema 8 indexed the name");
+    }
+    let store = Store::open(&path).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let left: Vec<String> = raw
+        .prepare("SELECT name FROM sqlite_schema WHERE name LIKE 'product_names%' OR sql LIKE '%product_names%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    let mut product = store.product(smartstock_core::ProductId(id)).unwrap();
+    product.name = "Zinc bucket".into();
+    let actor =
+        smartstock_store::Actor { user_id: <smartstock_core::UserId as smartstock_core::ids::NewRandom>::new_random() };
+    store.update_product(actor, &product).unwrap();
+    let query = |text: &str| smartstock_store::queries::StockQuery {
+        search: Some(text.into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.stock(&query("bucket")).unwrap().len(), 1);
+    assert!(store.stock(&query("pail")).unwrap().is_empty());
 }
 
 #[test]

@@ -34,8 +34,16 @@ fn page(products: Vec<(Product, Stamps)>, next_after: i64) -> PullPage {
     }
 }
 
-fn names_index_is_consistent(f: &Fixture) {
-    f.raw().execute("INSERT INTO product_names (product_names) VALUES ('integrity-check')", []).unwrap();
+/// SQLite finds every index consistent with its table (nothing half-written).
+fn the_ledger_is_consistent(f: &Fixture) {
+    let verdict: String = f.raw().query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
+    assert_eq!(verdict, "ok");
+}
+
+/// The SKUs the stock search finds for `text`.
+fn searched(f: &Fixture, text: &str) -> Vec<String> {
+    let query = smartstock_store::queries::StockQuery { search: Some(text.into()), limit: 10, ..Default::default() };
+    f.store.stock(&query).unwrap().into_iter().map(|row| row.sku).collect()
 }
 
 #[test]
@@ -57,12 +65,13 @@ fn many_new_products_are_stored_with_their_stamps_and_found_by_name() {
         assert_eq!(&f.store.catalog_stamps(p.id.0).unwrap(), stamps);
     }
     assert_eq!(f.store.product_by_code("9000000000123").unwrap().sku, "BULK-0123");
-    names_index_is_consistent(&f);
+    assert_eq!(searched(&f, "product bulk-0123"), ["BULK-0123"], "found by name");
+    the_ledger_is_consistent(&f);
 
     // The same rows again (a page fetched twice) change nothing.
     f.store.apply_pull(&page(products.clone(), 8)).unwrap();
     assert_eq!(&f.store.product(products[299].0.id).unwrap(), &products[299].0);
-    names_index_is_consistent(&f);
+    the_ledger_is_consistent(&f);
 }
 
 #[test]
@@ -94,7 +103,7 @@ fn a_product_this_device_stamped_merges_per_field_beside_new_ones() {
     for (p, _) in rows.iter().filter(|(p, _)| p.id != local.id) {
         assert_eq!(&f.store.product(p.id).unwrap(), p);
     }
-    names_index_is_consistent(&f);
+    the_ledger_is_consistent(&f);
 }
 
 #[test]
@@ -116,7 +125,7 @@ fn a_new_product_whose_sku_another_local_product_holds_is_refused_by_name_and_no
     assert_eq!(f.store.pull_cursor().unwrap(), 0);
     assert!(f.store.product(rows[0].0.id).is_err(), "the page is written whole or not at all");
     assert!(f.store.catalog_stamps(rows[0].0.id.0).unwrap().is_empty());
-    names_index_is_consistent(&f);
+    the_ledger_is_consistent(&f);
 }
 
 #[test]

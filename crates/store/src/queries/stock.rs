@@ -4,10 +4,8 @@
 //! How a search finds its products: the in-memory copy of the catalog's text (`search_index`)
 //! hands over the rowids of the matching products in SKU order, as many as the statement needs.
 //! When a view other than the unfiltered SKU order would need more of them than
-//! `MATCHES_FOR_ANY_VIEW`, SQL tests the text itself (it then matches so many products that a
-//! walk in the view's order finds its page quickly): texts of 1 or 2 characters with LIKE on
-//! every product, longer ones through the SQL indexes (SKU prefix, barcode, the trigram index of
-//! names).
+//! `MATCHES_FOR_ANY_VIEW`, SQL tests the text itself with LIKE: it then matches so many products
+//! that a walk in the view's order finds its page quickly.
 //!
 //! Must not: build SQL from user text (search text is always a bound parameter, rowids are bound
 //! as an array, sort columns come from a closed enum).
@@ -34,10 +32,6 @@ pub const SEARCH_COUNT_STEP: u64 = 1000;
 /// when it matches at most this many; more, and SQL tests the text itself.
 const MATCHES_FOR_ANY_VIEW: usize = 5000;
 
-/// Texts shorter than this (in characters) are tested in SQL with LIKE on every product: the
-/// trigram index of names cannot look up fewer than 3 characters.
-const INDEXED_SEARCH_CHARS: usize = 3;
-
 /// How many rows the stock table has for a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct StockTotal {
@@ -57,8 +51,6 @@ struct StockSearch {
     text: Option<String>,
     prefix: Option<String>,
     contains: Option<String>,
-    /// The text as one FTS5 phrase (a substring query on the trigram index).
-    phrase: Option<String>,
     /// The matching products (or those of them the statement needs), found in memory: they
     /// stand in for the text.
     rowids: Option<Array>,
@@ -72,7 +64,6 @@ impl StockSearch {
             text: text.map(str::to_owned),
             prefix: escaped.as_ref().map(|e| format!("{e}%")),
             contains: escaped.as_ref().map(|e| format!("%{e}%")),
-            phrase: text.map(|t| format!("\"{}\"", t.replace('"', "\"\""))),
             rowids: None,
         }
     }
@@ -88,30 +79,17 @@ impl StockSearch {
             text: self.text.clone(),
             prefix: self.prefix.clone(),
             contains: self.contains.clone(),
-            phrase: self.phrase.clone(),
             rowids: None,
         }
     }
 
-    /// A search too short for the trigram index of names.
-    fn is_short(&self) -> bool {
-        self.text.as_deref().is_some_and(|t| t.chars().count() < INDEXED_SEARCH_CHARS)
-    }
-
     /// The products the search matches: their rowids when given, else SKU prefix, barcode
-    /// exactly, or name containing the text (ASCII case-insensitive). Long enough texts gather
-    /// candidates from the indexes and re-check them with the same LIKEs (the trigram index folds
-    /// more than ASCII case).
-    fn predicate(&self) -> String {
+    /// exactly, or name containing the text (ASCII case-insensitive).
+    fn predicate(&self) -> &'static str {
         match &self.text {
-            _ if self.rowids.is_some() => "p.rowid IN rarray(:rowids)".into(),
-            None => "1".into(),
-            Some(_) if self.is_short() => MATCHES.into(),
-            Some(_) => format!(
-                "p.rowid IN (SELECT rowid FROM products WHERE sku LIKE :prefix ESCAPE '\\' \
-                 UNION SELECT rowid FROM products WHERE barcode = :search \
-                 UNION SELECT rowid FROM product_names WHERE product_names MATCH :phrase) AND {MATCHES}"
-            ),
+            _ if self.rowids.is_some() => "p.rowid IN rarray(:rowids)",
+            None => "1",
+            Some(_) => MATCHES,
         }
     }
 }
@@ -178,7 +156,6 @@ fn bind_stock_query(
             (":search", &search.text),
             (":prefix", &search.prefix),
             (":contains", &search.contains),
-            (":phrase", &search.phrase),
             (":rowids", &search.rowids),
             (":limit", &query.limit),
             (":offset", &query.offset),
@@ -225,8 +202,8 @@ fn page_end(query: &StockQuery) -> usize {
 /// The stock table's rows for `query`, unordered and unpaged, walked product by product (so that
 /// a page in SKU or name order stops after its rows). Products never moved anywhere appear once,
 /// with no location, in the unfiltered view (the LEFT JOIN). Parameters: `:archived`,
-/// `:location`, `:search`, `:prefix`, `:contains`, `:phrase`, `:rowids` (only those the SQL uses
-/// are bound).
+/// `:location`, `:search`, `:prefix`, `:contains`, `:rowids` (only those the SQL uses are
+/// bound).
 fn stock_select(query: &StockQuery, search: &StockSearch) -> String {
     stock_select_from(query, search, "products p")
 }

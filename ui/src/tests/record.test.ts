@@ -174,6 +174,9 @@ describe('record movement', () => {
     expect(api.of('record_movement')).toHaveLength(0);
     await user.type(document.getElementById('note')!, 'typed twice{Enter}');
     expect((await screen.findByTestId('record-result')).textContent).toContain('Voided movement mov-9');
+    // Another kind of movement: the void's confirmation would read as this form's.
+    await user.click(screen.getByTestId('kind-receive'));
+    expect(screen.queryByTestId('record-result')).toBeNull();
   });
 
   test('a transfer in transit is shown and received in its product unit', async () => {

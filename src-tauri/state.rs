@@ -86,9 +86,9 @@ impl App {
         &self.store
     }
 
-    /// Has the store read the catalog into memory for one- and two-letter searches, once, in
-    /// the background: called after the first stock page, so that start-up does not wait for it
-    /// and the first keystroke of a search rarely does.
+    /// Has the store read the catalog's text into memory for the stock search, once, in the
+    /// background: called after the first stock page, so that start-up does not wait for it and
+    /// the first keystroke of a search rarely does.
     pub fn prepare_search_once(&self) {
         if self.search_prepared.swap(true, Ordering::AcqRel) {
             return;
@@ -96,7 +96,7 @@ impl App {
         let store = Arc::clone(&self.store);
         tauri::async_runtime::spawn_blocking(move || {
             if let Err(e) = store.prepare_search() {
-                tracing::warn!(error = %e, "reading the catalog for short searches failed; they will try again");
+                tracing::warn!(error = %e, "reading the catalog for the stock search failed; the first search will try again");
             }
         });
     }

@@ -75,4 +75,25 @@ describe('roles', () => {
     await user.keyboard('/');
     await waitFor(() => expect(document.activeElement?.id).toBe('stock-search'));
   });
+
+  test('locations a first pull brings in after the shell shows reach the forms', async () => {
+    const user = userEvent.setup();
+    let pulled = false;
+    backend({
+      app_status: () => status(session('clerk')),
+      catalog: () => ({ locations: pulled ? [WH1] : [] }),
+      alerts: () => [],
+      catalog_notices: () => [],
+      stock_page: () => ({ rows: [], total: 0, total_exact: true }),
+      in_transit: () => [],
+    });
+    render(App);
+    await user.click(await screen.findByTestId('nav-record'));
+    await screen.findByTestId('kind-receive');
+    const codes = () => [...(document.getElementById('location') as HTMLSelectElement).options].map((o) => o.text);
+    expect(codes().some((t) => t.startsWith('WH1'))).toBe(false);
+    pulled = true;
+    await emit('sync-status', syncView({ cursor: 7 }));
+    await waitFor(() => expect(codes().some((t) => t.startsWith('WH1'))).toBe(true));
+  });
 });

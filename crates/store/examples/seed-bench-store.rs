@@ -13,13 +13,16 @@
 //! command calls (the page, and the count unless the page is the last one; searches of one or two
 //! characters count only up to a bound, so `store` does less than `raw` for them). Prints one
 //! JSON object: per-search median milliseconds, and the exact number of matching rows.
+//!
+//! `seed-bench-store views DIR ROUNDS` times `Store::stock_page` for searches in other views
+//! (sorted by name, level or location; filtered by level): one line per view.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use rusqlite::{named_params, Connection, OpenFlags};
 use smartstock_core::ids::NewRandom;
 use smartstock_core::UserId;
 use smartstock_store::import::ImportOptions;
-use smartstock_store::queries::StockQuery;
+use smartstock_store::queries::{StockFilter, StockQuery, StockSort};
 use smartstock_store::{schema, Actor, Store};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -227,6 +230,38 @@ fn query(dir: &Path, rounds: usize, searches: &[String]) {
     println!("{out}");
 }
 
+/// Searches in other views than the default: sorted by name, level or location, filtered by
+/// level (`views` prints the store's median per view).
+const VIEWS: [(&str, StockSort, StockFilter); 10] = [
+    ("cable", StockSort::Name, StockFilter::All),
+    ("cable", StockSort::OnHand, StockFilter::All),
+    ("cable", StockSort::Sku, StockFilter::Low),
+    ("cable", StockSort::Sku, StockFilter::Negative),
+    ("HW-", StockSort::Name, StockFilter::All),
+    ("paint", StockSort::Location, StockFilter::All),
+    ("e", StockSort::Name, StockFilter::All),
+    ("e", StockSort::OnHand, StockFilter::All),
+    ("e", StockSort::Sku, StockFilter::Low),
+    ("", StockSort::Sku, StockFilter::Low),
+];
+
+fn views(dir: &Path, rounds: usize) {
+    let store = Store::open(dir.join("ledger.sqlite3")).unwrap();
+    store.prepare_search().unwrap();
+    for (text, sort, filter) in VIEWS {
+        let search = (!text.is_empty()).then(|| text.to_owned());
+        let query = StockQuery { search, sort, filter, limit: PAGE, ..Default::default() };
+        let mut ms = Vec::new();
+        let mut total = None;
+        for _ in 0..rounds.max(1) {
+            let t = Instant::now();
+            total = Some(store.stock_page(&query).unwrap().1);
+            ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        println!("view {text:?} by {sort:?}, {filter:?}: {:.1} ms (median), total {total:?}", median_ms(ms));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -239,8 +274,9 @@ fn main() {
             let rounds = args[2].parse().expect("ROUNDS is a number");
             query(Path::new(&args[1]), rounds, &args[3..]);
         }
+        Some("views") if args.len() >= 3 => views(Path::new(&args[1]), args[2].parse().expect("ROUNDS is a number")),
         _ => {
-            eprintln!("usage: seed-bench-store seed DIR [PRODUCTS] [LOCATIONS] | query DIR ROUNDS SEARCH...");
+            eprintln!("usage: seed-bench-store seed DIR [PRODUCTS] [LOCATIONS] | query DIR ROUNDS SEARCH... | views DIR ROUNDS");
             std::process::exit(2);
         }
     }

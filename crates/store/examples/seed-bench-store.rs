@@ -231,26 +231,32 @@ fn query(dir: &Path, rounds: usize, searches: &[String]) {
 }
 
 /// Searches in other views than the default: sorted by name, level or location, filtered by
-/// level (`views` prints the store's median per view).
-const VIEWS: [(&str, StockSort, StockFilter); 10] = [
-    ("cable", StockSort::Name, StockFilter::All),
-    ("cable", StockSort::OnHand, StockFilter::All),
-    ("cable", StockSort::Sku, StockFilter::Low),
-    ("cable", StockSort::Sku, StockFilter::Negative),
-    ("HW-", StockSort::Name, StockFilter::All),
-    ("paint", StockSort::Location, StockFilter::All),
-    ("e", StockSort::Name, StockFilter::All),
-    ("e", StockSort::OnHand, StockFilter::All),
-    ("e", StockSort::Sku, StockFilter::Low),
-    ("", StockSort::Sku, StockFilter::Low),
+/// level or at one location (`views` prints the store's median per view; `true`: at the first
+/// location).
+const VIEWS: [(&str, StockSort, StockFilter, bool); 13] = [
+    ("cable", StockSort::Name, StockFilter::All, false),
+    ("cable", StockSort::OnHand, StockFilter::All, false),
+    ("cable", StockSort::Sku, StockFilter::Low, false),
+    ("cable", StockSort::Sku, StockFilter::Negative, false),
+    ("HW-", StockSort::Name, StockFilter::All, false),
+    ("paint", StockSort::Location, StockFilter::All, false),
+    ("e", StockSort::Name, StockFilter::All, false),
+    ("e", StockSort::OnHand, StockFilter::All, false),
+    ("e", StockSort::Sku, StockFilter::Low, false),
+    ("", StockSort::Sku, StockFilter::Low, false),
+    ("e", StockSort::Sku, StockFilter::All, true),
+    ("cable", StockSort::Sku, StockFilter::All, true),
+    ("xyz", StockSort::Sku, StockFilter::All, true),
 ];
 
 fn views(dir: &Path, rounds: usize) {
     let store = Store::open(dir.join("ledger.sqlite3")).unwrap();
     store.prepare_search().unwrap();
-    for (text, sort, filter) in VIEWS {
+    let first_location = store.locations().unwrap().first().map(|l| l.id);
+    for (text, sort, filter, at_one) in VIEWS {
         let search = (!text.is_empty()).then(|| text.to_owned());
-        let query = StockQuery { search, sort, filter, limit: PAGE, ..Default::default() };
+        let location_id = if at_one { first_location } else { None };
+        let query = StockQuery { search, sort, filter, location_id, limit: PAGE, ..Default::default() };
         let mut ms = Vec::new();
         let mut total = None;
         for _ in 0..rounds.max(1) {
@@ -258,7 +264,8 @@ fn views(dir: &Path, rounds: usize) {
             total = Some(store.stock_page(&query).unwrap().1);
             ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
-        println!("view {text:?} by {sort:?}, {filter:?}: {:.1} ms (median), total {total:?}", median_ms(ms));
+        let place = if at_one { ", one location" } else { "" };
+        println!("view {text:?} by {sort:?}, {filter:?}{place}: {:.1} ms (median), total {total:?}", median_ms(ms));
     }
 }
 

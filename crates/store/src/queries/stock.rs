@@ -3,9 +3,9 @@
 //!
 //! How a search finds its products: the in-memory copy of the catalog's text (`search_index`)
 //! hands over the rowids of the matching products in SKU order, as many as the statement needs.
-//! A filtered view gets all of them. When an unfiltered view in another order would need more
-//! than `MATCHES_FOR_ANY_VIEW`, SQL tests the text itself with LIKE: it then matches so many
-//! products that a walk in the view's order finds its page quickly.
+//! When another view would need more of them than `MATCHES_FOR_ANY_VIEW` (unfiltered) or
+//! `MATCHES_FOR_FILTERED_VIEW` (a level filter or one location), SQL tests the text itself with
+//! LIKE: it then matches so many products that a walk in the view's order finds its rows soon.
 //!
 //! Must not: build SQL from user text (search text is always a bound parameter, rowids are bound
 //! as an array, sort columns come from a closed enum).
@@ -31,10 +31,15 @@ pub const SEARCH_COUNT_STEP: u64 = 1000;
 /// A search in an unfiltered view in another order than SKU hands SQL the rowids of its
 /// products when it matches at most this many; more, and SQL tests the text itself, walking the
 /// view's order (a name-ordered page of a text matching 16k of 100k products: 2 ms walking, 9 ms
-/// through all its rowids). A filtered view (level filter or location) always gets every
-/// matching rowid: there the walk reads far for few rows ("cable" with "low stock": 259 ms
-/// walking, 42 ms through the rowids; `seed-bench-store` catalog, 100k products × 5 locations).
+/// through all its rowids).
 const MATCHES_FOR_ANY_VIEW: usize = 5000;
+
+/// The same bound for a filtered view (a level filter or one location), where a walk reads far
+/// for the few rows the filter keeps: "cable" (16k products) with "low stock" 251 ms walking, 41
+/// ms through its rowids. Past it the rowids cost more than the walk: "e" (90k products) at one
+/// location 109 ms walking, 160 ms through them (`seed-bench-store views`, 100k products × 5
+/// locations).
+const MATCHES_FOR_FILTERED_VIEW: usize = 20_000;
 
 /// How many rows the stock table has for a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -310,11 +315,9 @@ impl Store {
                 } else {
                     SkuOrder::Ascending
                 };
-                let want = if shows_unstocked(query) {
-                    page_end(query).max(search_count_cap(query) as usize).max(MATCHES_FOR_ANY_VIEW)
-                } else {
-                    usize::MAX
-                };
+                let for_any_view =
+                    if shows_unstocked(query) { MATCHES_FOR_ANY_VIEW } else { MATCHES_FOR_FILTERED_VIEW };
+                let want = page_end(query).max(search_count_cap(query) as usize).max(for_any_view);
                 Some(self.search_matches(text, query.include_archived, order, want)?)
             }
             None => None,

@@ -198,6 +198,15 @@ fn shows_unstocked(query: &StockQuery) -> bool {
     query.filter == StockFilter::All && query.location_id.is_none()
 }
 
+/// One location, every level, in SKU order: nearly every product has a level there, so walking
+/// the products in SKU order (CROSS JOIN fixes SQLite's join order) and looking up each one's
+/// level fills a page at once, where reading the location's levels first sorts all of them
+/// (100k products × 5 locations: a page 1.4 ms instead of 232 ms). Name order has no index that
+/// also gives its SKU tie-break, so it sorts either way and keeps SQLite's choice.
+fn walks_products_at_one_location(query: &StockQuery) -> bool {
+    query.location_id.is_some() && query.filter == StockFilter::All && query.sort == StockSort::Sku
+}
+
 /// The default view: every row, in SKU order.
 fn in_sku_order_unfiltered(query: &StockQuery) -> bool {
     shows_unstocked(query) && query.sort == StockSort::Sku
@@ -229,7 +238,13 @@ fn stock_select_from(query: &StockQuery, search: &StockSearch, products: &str) -
         }
     }
     .replace("{LIVE}", LIVE_TRANSFER_OUT);
-    let join = if shows_unstocked(query) { "LEFT JOIN" } else { "JOIN" };
+    let join = if shows_unstocked(query) {
+        "LEFT JOIN"
+    } else if walks_products_at_one_location(query) {
+        "CROSS JOIN"
+    } else {
+        "JOIN"
+    };
     let location = if query.location_id.is_some() { "l.location_id = :location" } else { "1" };
     format!(
         "SELECT p.id, p.sku, p.name, p.barcode, p.unit, p.unit_scale, l.location_id, loc.code AS location_code, \

@@ -12,6 +12,15 @@ fn table_names(conn: &rusqlite::Connection) -> Vec<String> {
     stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
 }
 
+/// Writes a product row straight into a ledger of an older schema (no store to write it).
+fn insert_raw_product(conn: &rusqlite::Connection, id: uuid::Uuid, sku: &str, name: &str, archived: bool) {
+    conn.execute(
+        smartstock_store::catalog::INSERT_PRODUCT,
+        rusqlite::params![id, sku, name, None::<String>, "pcs", 0, 0, 0, 0, 0, archived, None::<String>],
+    )
+    .unwrap();
+}
+
 #[test]
 fn from_empty_the_latest_schema_is_created() {
     let f = Fixture::new();
@@ -68,24 +77,7 @@ fn a_ledger_of_the_previous_release_is_upgraded_with_its_data_searchable() {
         let mut conn = rusqlite::Connection::open(&path).unwrap();
         schema::migrations().to_version(&mut conn, 1).unwrap();
         assert_eq!(schema::user_version(&conn).unwrap(), 1);
-        let mut insert = conn.prepare(smartstock_store::catalog::INSERT_PRODUCT).unwrap();
-        let id = uuid::Uuid::now_v7();
-        insert
-            .execute(rusqlite::params![
-                id,
-                "OLD-1",
-                "Galvanised bucket",
-                None::<String>,
-                "pcs",
-                0,
-                0,
-                0,
-                0,
-                0,
-                false,
-                None::<String>
-            ])
-            .unwrap();
+        insert_raw_product(&conn, uuid::Uuid::now_v7(), "OLD-1", "Galvanised bucket", false);
     }
     let store = Store::open(&path).unwrap();
     assert_eq!(schema::user_version(&rusqlite::Connection::open(&path).unwrap()).unwrap(), schema::latest_version());
@@ -103,25 +95,8 @@ fn a_ledger_of_schema_6_finds_sku_prefixes_through_the_covering_index() {
     {
         let mut conn = rusqlite::Connection::open(&path).unwrap();
         schema::migrations().to_version(&mut conn, 6).unwrap();
-        let mut insert = conn.prepare(smartstock_store::catalog::INSERT_PRODUCT).unwrap();
         for (sku, archived) in [("HW-2", false), ("hw-1", true), ("HW-3", false), ("EL-1", false)] {
-            let id = uuid::Uuid::now_v7();
-            insert
-                .execute(rusqlite::params![
-                    id,
-                    sku,
-                    "Part",
-                    None::<String>,
-                    "pcs",
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    archived,
-                    None::<String>
-                ])
-                .unwrap();
+            insert_raw_product(&conn, uuid::Uuid::now_v7(), sku, "Part", archived);
         }
     }
     let store = Store::open(&path).unwrap();
@@ -192,24 +167,7 @@ fn a_ledger_of_schema_8_loses_its_trigram_index_and_still_finds_and_renames_prod
     {
         let mut conn = rusqlite::Connection::open(&path).unwrap();
         schema::migrations().to_version(&mut conn, 8).unwrap();
-        conn.execute(
-            smartstock_store::catalog::INSERT_PRODUCT,
-            rusqlite::params![
-                id,
-                "ZB-1",
-                "Galvanised pail",
-                None::<String>,
-                "pcs",
-                0,
-                0,
-                0,
-                0,
-                0,
-                false,
-                None::<String>
-            ],
-        )
-        .unwrap();
+        insert_raw_product(&conn, id, "ZB-1", "Galvanised pail", false);
         let indexed: i64 = conn
             .query_row("SELECT COUNT(*) FROM product_names WHERE product_names MATCH '\"pail\"'", [], |r| r.get(0))
             .unwrap();

@@ -4,6 +4,7 @@
 import { mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import type { AppError } from '../lib/bindings/AppError';
 import type { AppStatus } from '../lib/bindings/AppStatus';
+import type { InTransit } from '../lib/bindings/InTransit';
 import type { Location } from '../lib/bindings/Location';
 import type { Permission } from '../lib/bindings/Permission';
 import type { Product } from '../lib/bindings/Product';
@@ -148,4 +149,20 @@ export function deferred<T>() {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/** 5.00 kg of flour dispatched from WH1 to SHOP, not yet received. */
+export function inTransit(extra: Partial<InTransit> = {}): InTransit {
+  return {
+    transfer_id: 'tr-1',
+    product_id: 'prod-2',
+    sku: 'FLOUR',
+    from_code: 'WH1',
+    to_code: 'SHOP',
+    quantity: 500,
+    unit: 'kg',
+    unit_scale: 2,
+    dispatched_at: 0,
+    ...extra,
+  };
 }

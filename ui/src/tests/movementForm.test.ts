@@ -1,7 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import type { InTransit } from '../lib/bindings/InTransit';
 import { describeRecorded, intentFromForm, type FormFields } from '../lib/movementForm';
-import { product, SHOP, WH1 } from './backend';
+import { inTransit, product, SHOP, WH1 } from './backend';
 
 const flour = product({ id: 'prod-2', sku: 'FLOUR', name: 'Flour', unit: 'kg', unit_scale: 2 });
 
@@ -20,17 +19,7 @@ function form(extra: Partial<FormFields>): FormFields {
   };
 }
 
-const transfer: InTransit = {
-  transfer_id: 'tr-1',
-  product_id: flour.id,
-  sku: 'FLOUR',
-  from_code: 'WH1',
-  to_code: 'SHOP',
-  quantity: 500,
-  unit: 'kg',
-  unit_scale: 2,
-  dispatched_at: 0,
-};
+const transfer = inTransit({ product_id: flour.id });
 
 describe('the movement form', () => {
   test.each([

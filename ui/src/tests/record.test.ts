@@ -5,7 +5,7 @@ import type { MovementIntent } from '../lib/bindings/MovementIntent';
 import type { Role } from '../lib/bindings/Role';
 import { app } from '../lib/state.svelte';
 import RecordScreen from '../screens/Record.svelte';
-import { backend, fail, movement, product, session, SHOP, stockRow, WH1, type Args } from './backend';
+import { backend, fail, inTransit, movement, product, session, SHOP, stockRow, WH1, type Args } from './backend';
 
 const bolt = product();
 const flour = product({ id: 'prod-2', sku: 'FLOUR', name: 'Flour', barcode: '123', unit: 'kg', unit_scale: 2 });
@@ -181,17 +181,7 @@ describe('record movement', () => {
 
   test('a transfer in transit is shown and received in its product unit', async () => {
     const user = userEvent.setup();
-    const sent = {
-      transfer_id: 'tr-1',
-      product_id: flour.id,
-      sku: 'FLOUR',
-      from_code: 'WH1',
-      to_code: 'SHOP',
-      quantity: 500,
-      unit: 'kg',
-      unit_scale: 2,
-      dispatched_at: 0,
-    };
+    const sent = inTransit({ product_id: flour.id });
     const api = setup(
       'clerk',
       (intent) => {

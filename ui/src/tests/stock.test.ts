@@ -83,6 +83,25 @@ describe('stock table', () => {
     expect(screen.getByTestId('stock-total').textContent).toBe('1');
   });
 
+  test('while a search is on its way the last rows stay on screen, with no placeholder rows', async () => {
+    const user = userEvent.setup();
+    const pending = deferred<StockPage>();
+    backend({
+      stock_page: (a) =>
+        queryOf(a).search === 'B'
+          ? pending.promise
+          : { rows: [stockRow(1, { sku: 'A-1' }), stockRow(2, { sku: 'A-2' })], total: 2, total_exact: true },
+    });
+    render(Stock);
+    await waitFor(() => expect(screen.getAllByTestId('stock-row')).toHaveLength(2));
+    await user.type(screen.getByRole('searchbox'), 'B');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(screen.getAllByTestId('stock-row').map((r) => r.dataset.sku)).toEqual(['A-1', 'A-2']);
+    expect(document.querySelector('[aria-busy=true]')).toBeNull();
+    pending.resolve({ rows: [stockRow(3, { sku: 'B-1' })], total: 1, total_exact: true });
+    await waitFor(() => expect(screen.getAllByTestId('stock-row').map((r) => r.dataset.sku)).toEqual(['B-1']));
+  });
+
   test('renders only the visible rows of a 500,000-row result and sends filters and sort', async () => {
     const user = userEvent.setup();
     const api = backend({

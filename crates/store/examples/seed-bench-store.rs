@@ -233,7 +233,7 @@ fn query(dir: &Path, rounds: usize, searches: &[String]) {
 /// Searches in other views than the default: sorted by name, level or location, filtered by
 /// level or at one location (`views` prints the store's median per view; `true`: at the first
 /// location).
-const VIEWS: [(&str, StockSort, StockFilter, bool); 13] = [
+const VIEWS: [(&str, StockSort, StockFilter, bool); 18] = [
     ("cable", StockSort::Name, StockFilter::All, false),
     ("cable", StockSort::OnHand, StockFilter::All, false),
     ("cable", StockSort::Sku, StockFilter::Low, false),
@@ -244,6 +244,11 @@ const VIEWS: [(&str, StockSort, StockFilter, bool); 13] = [
     ("e", StockSort::OnHand, StockFilter::All, false),
     ("e", StockSort::Sku, StockFilter::Low, false),
     ("", StockSort::Sku, StockFilter::Low, false),
+    ("", StockSort::OnHand, StockFilter::Low, false),
+    ("", StockSort::Name, StockFilter::Low, true),
+    ("", StockSort::Sku, StockFilter::Negative, false),
+    ("", StockSort::Sku, StockFilter::InTransit, false),
+    ("", StockSort::Name, StockFilter::All, true),
     ("e", StockSort::Sku, StockFilter::All, true),
     ("cable", StockSort::Sku, StockFilter::All, true),
     ("xyz", StockSort::Sku, StockFilter::All, true),

@@ -7,7 +7,8 @@
 //! - Movements go in 256 to a statement. Whether a movement is new, and which void already waits
 //!   for it, is known from this load alone (the ledger was empty), without asking SQLite per row.
 //! - Levels and checksums are kept in memory by the level rule and written once per pair at the
-//!   end (the per-product pair counts of the stock search in one statement, not by trigger).
+//!   end; the tables derived from levels (the stock table's per-product pair counts and its low
+//!   levels) are filled in one statement each, not by a trigger per level.
 //!   A pair the incremental rule cannot answer (a count older than what it holds, a void) is
 //!   recomputed from the ledger once the index exists.
 //! - SQLite's foreign-key and CHECK constraints are off for the transaction; the same rules are
@@ -125,9 +126,9 @@ impl Store {
 pub(crate) struct BulkMovements {
     /// `CREATE INDEX movements_pair …` as the schema holds it, run again at the end.
     pair_index: Option<String>,
-    /// `CREATE TRIGGER product_pairs_insert …`, likewise (the end counts every product's pairs
-    /// in one statement instead).
-    pairs_trigger: Option<String>,
+    /// `CREATE TRIGGER …` of the level-insert triggers of `LEVEL_DERIVED`, likewise, with the
+    /// statement that fills their table at the end.
+    level_triggers: Vec<(String, &'static str)>,
     levels: WriteCache,
     held: HashSet<MovementId>,
     /// Movement id → the void that arrived before it.
@@ -144,7 +145,7 @@ impl BulkMovements {
     fn begin(tx: &Connection) -> Result<BulkMovements> {
         Ok(BulkMovements {
             pair_index: drop_schema_object(tx, "index", "movements_pair")?,
-            pairs_trigger: drop_schema_object(tx, "trigger", "product_pairs_insert")?,
+            level_triggers: drop_level_triggers(tx)?,
             levels: WriteCache::for_empty_ledger(),
             held: HashSet::default(),
             void_waiting: HashMap::default(),
@@ -171,13 +172,9 @@ impl BulkMovements {
         let index = started.elapsed();
         let started = Instant::now();
         self.levels.flush_into_empty(tx)?;
-        if let Some(trigger) = &self.pairs_trigger {
+        for (trigger, fill) in &self.level_triggers {
             tx.execute_batch(trigger)?;
-            tx.execute_batch(
-                "INSERT INTO product_pairs (product_rowid, pairs) \
-                 SELECT p.rowid, COUNT(*) FROM levels l JOIN products p ON p.id = l.product_id GROUP BY p.rowid \
-                 ON CONFLICT (product_rowid) DO UPDATE SET pairs = pairs + excluded.pairs",
-            )?;
+            tx.execute_batch(fill)?;
         }
         check_foreign_keys(tx, "locations")?;
         check_foreign_keys(tx, "alerts")?;
@@ -297,6 +294,36 @@ impl MovementSink for BulkMovements {
 
 /// Drops a schema object (inside the caller's transaction) and returns the SQL that makes it
 /// again, `None` if there is none of that name.
+/// The triggers that keep a table derived from levels as each level is inserted, and the
+/// statement that fills that table from every level at once (the ledger was empty, so each
+/// adds to nothing the load did not write).
+const LEVEL_DERIVED: [(&str, &str); 2] = [
+    (
+        "product_pairs_insert",
+        "INSERT INTO product_pairs (product_rowid, pairs) \
+         SELECT p.rowid, COUNT(*) FROM levels l JOIN products p ON p.id = l.product_id GROUP BY p.rowid \
+         ON CONFLICT (product_rowid) DO UPDATE SET pairs = pairs + excluded.pairs",
+    ),
+    (
+        "low_levels_insert",
+        "INSERT OR IGNORE INTO low_levels (product_rowid, location_id) \
+         SELECT p.rowid, l.location_id FROM levels l JOIN products p ON p.id = l.product_id \
+         WHERE p.reorder_point > 0 AND l.on_hand <= p.reorder_point",
+    ),
+];
+
+/// Drops the level-insert triggers of `LEVEL_DERIVED` for the load; returns each one's SQL with
+/// its fill statement.
+fn drop_level_triggers(tx: &Connection) -> Result<Vec<(String, &'static str)>> {
+    let mut dropped = Vec::new();
+    for (name, fill) in LEVEL_DERIVED {
+        if let Some(sql) = drop_schema_object(tx, "trigger", name)? {
+            dropped.push((sql, fill));
+        }
+    }
+    Ok(dropped)
+}
+
 fn drop_schema_object(tx: &Connection, kind: &str, name: &str) -> Result<Option<String>> {
     let sql: Option<String> = tx
         .query_row("SELECT sql FROM sqlite_schema WHERE type = ?1 AND name = ?2", [kind, name], |r| r.get(0))

@@ -27,6 +27,7 @@ const CLIENT_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/client/0007_sku_prefix_covering.sql"),
     include_str!("../../../migrations/client/0008_rejected_index.sql"),
     include_str!("../../../migrations/client/0009_no_trigram_names.sql"),
+    include_str!("../../../migrations/client/0010_low_levels.sql"),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

@@ -63,3 +63,35 @@ fn repoint_back(
 ) -> rusqlite::Result<usize> {
     conn.execute("UPDATE movements SET product_id = ?1 WHERE id = ?2", (to.0, id.0))
 }
+
+#[test]
+fn a_product_merged_into_another_leaves_low_stock_with_its_levels() {
+    use smartstock_core::wire::{CatalogOutcome, CatalogRow, CatalogStatus};
+    let f = Fixture::new();
+    let wh1 = f.location("WH1");
+    let kept = common::product("KEPT-1");
+    f.store.create_product(f.actor, &kept).unwrap();
+    let mut alias = common::product("DUP-1");
+    alias.reorder_point = 10;
+    f.store.create_product(f.actor, &alias).unwrap();
+    f.receive(alias.id, wh1, 3);
+    let low = |f: &Fixture| {
+        let (kept, by_rule) = common::low_levels_kept_and_by_rule(&f.raw());
+        assert_eq!(kept, by_rule, "the low levels the store keeps");
+        kept
+    };
+    assert_eq!(low(&f), [("DUP-1".to_string(), "WH1".to_string())]);
+
+    // The server answers DUP-1's creation: merged into KEPT-1 (no reorder point), whose level
+    // now holds the 3 received.
+    let created = f.store.pending_catalog_edits(10).unwrap().into_iter().find(|e| e.row.id() == alias.id.0).unwrap();
+    let outcome = CatalogOutcome {
+        seq: created.seq,
+        status: CatalogStatus::Aliased { canonical_id: kept.id.0, alias_code: "DUP-1~alias".into() },
+        row: Some(CatalogRow::Product(kept.clone())),
+        stamps: Default::default(),
+    };
+    assert_eq!(f.store.acknowledge_catalog(&[outcome]).unwrap().aliased, 1);
+    assert_eq!(f.store.level(kept.id, wh1).unwrap(), 3);
+    assert!(low(&f).is_empty(), "the alias's level went, and with it its low row");
+}

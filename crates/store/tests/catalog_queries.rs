@@ -108,6 +108,96 @@ fn stock_search_filters_and_sorts() {
     assert_eq!(transit.len(), 2, "both ends of the transfer: {transit:?}");
 }
 
+/// (SKU, location code) of every row the stock table shows with `filter`, and its count.
+fn filtered(f: &Fixture, filter: StockFilter) -> (Vec<(String, String)>, u64) {
+    let query = StockQuery { filter, limit: 100, ..Default::default() };
+    let rows = f.store.stock(&query).unwrap();
+    let shown = rows.into_iter().map(|r| (r.sku, r.location_code.unwrap())).collect();
+    (shown, f.store.stock_count(&query).unwrap())
+}
+
+fn pairs(of: &[(&str, &str)]) -> (Vec<(String, String)>, u64) {
+    (of.iter().map(|(s, l)| (s.to_string(), l.to_string())).collect(), of.len() as u64)
+}
+
+#[test]
+fn the_low_stock_filter_follows_every_change_of_level_and_reorder_point() {
+    let f = Fixture::new();
+    let (w1, w2) = (f.location("WH1"), f.location("WH2"));
+    let mut a = product("A-1");
+    a.reorder_point = 10;
+    f.store.create_product(f.actor, &a).unwrap();
+    let b = f.product("B-1"); // no reorder point: never low
+    let low = |f: &Fixture| {
+        let (kept, by_rule) = common::low_levels_kept_and_by_rule(&f.raw());
+        assert_eq!(kept, by_rule, "the low levels the store keeps");
+        filtered(f, StockFilter::Low)
+    };
+
+    f.receive(a.id, w1, 20);
+    f.receive(b, w1, 1);
+    assert_eq!(low(&f), pairs(&[]));
+    let issued = f.issue(a.id, w1, 12).unwrap().movements.remove(0);
+    assert_eq!(low(&f), pairs(&[("A-1", "WH1")]), "down to 8");
+    f.receive(a.id, w2, 10);
+    assert_eq!(low(&f), pairs(&[("A-1", "WH1"), ("A-1", "WH2")]), "at the point is low");
+    let void = MovementIntent::Void { movement_id: issued.id, note: "keyed twice".into() };
+    f.store.record(f.actor, &void).unwrap();
+    assert_eq!(low(&f), pairs(&[("A-1", "WH2")]), "the void brings WH1 back to 20");
+    f.count(a.id, w2, 11);
+    assert_eq!(low(&f), pairs(&[]), "counted above the point");
+
+    a.reorder_point = 25;
+    f.store.update_product(f.actor, &a).unwrap();
+    assert_eq!(low(&f), pairs(&[("A-1", "WH1"), ("A-1", "WH2")]), "a higher point");
+    a.archived = true;
+    f.store.update_product(f.actor, &a).unwrap();
+    assert_eq!(low(&f), pairs(&[]), "archived products are hidden");
+    let archived = StockQuery { filter: StockFilter::Low, include_archived: true, limit: 100, ..Default::default() };
+    assert_eq!(f.store.stock_count(&archived).unwrap(), 2, "unless asked for");
+    a.archived = false;
+    a.reorder_point = 0;
+    f.store.update_product(f.actor, &a).unwrap();
+    assert_eq!(low(&f), pairs(&[]), "no reorder point");
+    a.reorder_point = 11;
+    f.store.update_product(f.actor, &a).unwrap();
+    let at_wh2 = StockQuery { filter: StockFilter::Low, location_id: Some(w2), limit: 100, ..Default::default() };
+    assert_eq!(f.store.stock(&at_wh2).unwrap().len(), 1, "11 at WH2");
+    assert_eq!(f.store.stock_count(&at_wh2).unwrap(), 1);
+    assert_eq!(f.store.below_reorder_point().unwrap().len(), 1, "the reorder list reads the same levels");
+}
+
+#[test]
+fn the_in_transit_filter_shows_both_ends_of_each_live_dispatch_once() {
+    let f = Fixture::new();
+    let (w1, w2, w3) = (f.location("WH1"), f.location("WH2"), f.location("WH3"));
+    let a = f.product("A-1");
+    for at in [w1, w2, w3] {
+        f.receive(a, at, 20);
+    }
+    let dispatch = |to, quantity| {
+        let intent = MovementIntent::Dispatch { product_id: a, from: w1, to, quantity, note: None };
+        f.store.record(f.actor, &intent).unwrap().movements.remove(0)
+    };
+    dispatch(w2, 1);
+    dispatch(w2, 2);
+    assert_eq!(
+        filtered(&f, StockFilter::InTransit),
+        pairs(&[("A-1", "WH1"), ("A-1", "WH2")]),
+        "two dispatches, one row each end"
+    );
+    let to_wh3 = dispatch(w3, 3);
+    assert_eq!(filtered(&f, StockFilter::InTransit).1, 3);
+    let void = MovementIntent::Void { movement_id: to_wh3.id, note: "wrong van".into() };
+    f.store.record(f.actor, &void).unwrap();
+    assert_eq!(filtered(&f, StockFilter::InTransit).1, 2, "a voided dispatch is not in transit");
+    for transit in f.store.in_transit().unwrap() {
+        let receive = MovementIntent::ReceiveTransfer { transfer_id: transit.transfer_id, quantity: None, note: None };
+        f.store.record(f.actor, &receive).unwrap();
+    }
+    assert_eq!(filtered(&f, StockFilter::InTransit), pairs(&[]), "all received");
+}
+
 #[test]
 fn history_pages_newest_first_without_overlap() {
     let f = Fixture::new();

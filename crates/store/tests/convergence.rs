@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{location, product, Fixture, T0};
+use common::{location, low_levels_kept_and_by_rule, product, Fixture, T0};
 use proptest::prelude::*;
 use smartstock_core::ids::NewRandom;
 use smartstock_core::level::{entries_of, level_of};
@@ -43,7 +43,8 @@ struct World {
 impl World {
     fn new() -> World {
         World {
-            products: vec![product("P-1"), product("P-2")],
+            // P-1 has a reorder point its levels cross (the low levels the stock filter keeps).
+            products: vec![smartstock_core::Product { reorder_point: 5, ..product("P-1") }, product("P-2")],
             locations: vec![location("L-1"), location("L-2")],
             devices: (0..3).map(|_| DeviceId::new_random()).collect(),
             user: UserId::new_random(),
@@ -160,12 +161,13 @@ fn product_pairs(f: &Fixture) -> Vec<(String, i64)> {
 fn deferred_schema_is_back(f: &Fixture) -> bool {
     f.raw()
         .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE name IN ('movements_pair', 'product_pairs_insert')",
+            "SELECT count(*) FROM sqlite_schema \
+             WHERE name IN ('movements_pair', 'product_pairs_insert', 'low_levels_insert')",
             [],
             |r| r.get::<_, i64>(0),
         )
         .unwrap()
-        == 2
+        == 3
 }
 
 fn shuffle<T>(items: &mut [T], mut state: u64) {
@@ -203,6 +205,10 @@ proptest! {
         prop_assert_eq!(first.store.apply_remote(&shuffled).unwrap(), 0);
         prop_assert!(deferred_schema_is_back(&first));
         prop_assert_eq!(product_pairs(&first), product_pairs(&batched));
+        for store in [&in_order, &batched, &first] {
+            let (kept, by_rule) = low_levels_kept_and_by_rule(&store.raw());
+            prop_assert_eq!(kept, by_rule, "the low levels kept by triggers (first pull: filled at the end)");
+        }
 
         for pair in 0..4 {
             let (p, l) = world.pair(pair);

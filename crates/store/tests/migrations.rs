@@ -131,8 +131,8 @@ fn a_ledger_of_schema_7_finds_its_rejected_movements_through_the_new_index() {
     let path = f.db_path();
     drop(f.store);
     {
-        // Schema 8 only adds an index (and 9 drops one, if there): without it, and numbered 7,
-        // this is a schema-7 ledger.
+        // Schema 8 only adds an index, 9 drops one (if there) and 10 adds a table, its triggers
+        // and two indexes: without them, and numbered 7, this is a schema-7 ledger.
         let raw = rusqlite::Connection::open(&path).unwrap();
         raw.execute(
             "UPDATE movements SET sync_state = 'rejected', reject_code = 'negative_stock', \
@@ -140,7 +140,13 @@ fn a_ledger_of_schema_7_finds_its_rejected_movements_through_the_new_index() {
             [rejected.id.0],
         )
         .unwrap();
-        raw.execute_batch("DROP INDEX movements_rejected; PRAGMA user_version = 7;").unwrap();
+        raw.execute_batch(
+            "DROP INDEX movements_rejected; DROP INDEX levels_negative; DROP INDEX movements_transfer_out; \
+             DROP TRIGGER low_levels_insert; DROP TRIGGER low_levels_update; DROP TRIGGER low_levels_delete; \
+             DROP TRIGGER low_levels_reorder_point; DROP TRIGGER low_levels_product_delete; \
+             DROP TABLE low_levels; PRAGMA user_version = 7;",
+        )
+        .unwrap();
     }
     let store = Store::open(&path).unwrap();
     assert_eq!(store.open_rejection_count().unwrap(), 1);
@@ -196,6 +202,45 @@ fn a_ledger_of_schema_8_loses_its_trigram_index_and_still_finds_and_renames_prod
     };
     assert_eq!(store.stock(&query("bucket")).unwrap().len(), 1);
     assert!(store.stock(&query("pail")).unwrap().is_empty());
+}
+
+#[test]
+fn a_ledger_of_schema_9_finds_its_low_levels_and_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v9.db");
+    let (low, ok, plain) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let location = uuid::Uuid::now_v7();
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        schema::migrations().to_version(&mut conn, 9).unwrap();
+        insert_raw_product(&conn, low, "LOW-1", "Below its point", false);
+        insert_raw_product(&conn, ok, "OK-1", "Above its point", false);
+        insert_raw_product(&conn, plain, "NONE-1", "No point", false);
+        conn.execute("UPDATE products SET reorder_point = 10 WHERE id IN (?1, ?2)", (low, ok)).unwrap();
+        conn.execute(
+            "INSERT INTO locations (id, code, name, kind, archived) VALUES (?1, 'WH1', 'Main', 'warehouse', 0)",
+            [location],
+        )
+        .unwrap();
+        for (product, on_hand) in [(low, 3), (ok, 30), (plain, 0)] {
+            conn.execute(
+                "INSERT INTO levels (product_id, location_id, on_hand, digest) VALUES (?1, ?2, ?3, zeroblob(32))",
+                (product, location, on_hand),
+            )
+            .unwrap();
+        }
+    }
+    let store = Store::open(&path).unwrap();
+    let low_stock = smartstock_store::queries::StockQuery {
+        filter: smartstock_store::queries::StockFilter::Low,
+        limit: 10,
+        ..Default::default()
+    };
+    let skus = |store: &Store| store.stock(&low_stock).unwrap().into_iter().map(|r| r.sku).collect::<Vec<_>>();
+    assert_eq!(skus(&store), ["LOW-1"], "filled from the levels already there");
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute("UPDATE levels SET on_hand = 2 WHERE product_id = ?1", [ok]).unwrap();
+    assert_eq!(skus(&store), ["LOW-1", "OK-1"], "and kept by its triggers from then on");
 }
 
 #[test]

@@ -156,3 +156,29 @@ fn a_pulled_product_the_table_would_refuse_is_refused_by_name_on_the_bulk_path_t
         assert!(error.contains(field), "{field}: {error}");
     }
 }
+
+#[test]
+fn a_pulled_reorder_point_moves_the_products_levels_in_and_out_of_low_stock() {
+    let f = Fixture::new();
+    let mut p = product("PULL-1");
+    f.store.apply_pull(&page(vec![(p.clone(), server_stamps(&p, T0 - 5000))], 1)).unwrap();
+    let (w1, w2) = (f.location("WH1"), f.location("WH2"));
+    f.receive(p.id, w1, 4);
+    f.receive(p.id, w2, 9);
+    let low = |f: &Fixture| {
+        let (kept, by_rule) = common::low_levels_kept_and_by_rule(&f.raw());
+        assert_eq!(kept, by_rule, "the low levels the store keeps");
+        kept.into_iter().map(|(_, code)| code).collect::<Vec<_>>()
+    };
+    assert!(low(&f).is_empty(), "no reorder point yet");
+    p.reorder_point = 5;
+    f.store.apply_pull(&page(vec![(p.clone(), server_stamps(&p, T0 - 4000))], 2)).unwrap();
+    assert_eq!(low(&f), ["WH1"]);
+    p.reorder_point = 9;
+    f.store.apply_pull(&page(vec![(p.clone(), server_stamps(&p, T0 - 3000))], 3)).unwrap();
+    assert_eq!(low(&f), ["WH1", "WH2"]);
+    p.reorder_point = 0;
+    f.store.apply_pull(&page(vec![(p.clone(), server_stamps(&p, T0 - 2000))], 4)).unwrap();
+    assert!(low(&f).is_empty());
+    the_ledger_is_consistent(&f);
+}

@@ -10,7 +10,7 @@
 //! Must not: build SQL from user text (search text is always a bound parameter, rowids are bound
 //! as an array, sort columns come from a closed enum).
 
-use super::{StockFilter, StockQuery, StockRow, StockSort, LIVE_TRANSFER_OUT};
+use super::{StockFilter, StockQuery, StockRow, StockSort, DISPATCHES, LIVE_TRANSFER_OUT};
 use crate::error::Result;
 use crate::search_index::{Matches, SkuOrder};
 use crate::Store;
@@ -226,30 +226,55 @@ fn stock_select(query: &StockQuery, search: &StockSearch) -> String {
     stock_select_from(query, search, "products p")
 }
 
+/// The few levels a filter keeps, as `s` (`product_rowid` or `product_id`, `location_id`) joined
+/// to their product `p`, when the filter has them apart: the view then reads those levels, not
+/// every level tested (CROSS JOIN fixes that order; SQLite would otherwise walk every level).
+/// "Low stock": `low_levels`, kept by triggers (schema 10); "in transit": the pairs of the live
+/// dispatches, found through their partial index. "Negative" needs none: its partial index of
+/// levels serves the test itself.
+fn filtered_levels(filter: StockFilter) -> Option<String> {
+    match filter {
+        StockFilter::Low => Some("low_levels s CROSS JOIN products p ON p.rowid = s.product_rowid".to_owned()),
+        StockFilter::InTransit => Some(format!(
+            "(SELECT o.product_id, o.location_id FROM {DISPATCHES} WHERE {LIVE_TRANSFER_OUT} \
+             UNION SELECT o.product_id, o.peer_location_id FROM {DISPATCHES} WHERE {LIVE_TRANSFER_OUT}) s \
+             CROSS JOIN products p ON p.id = s.product_id"
+        )),
+        StockFilter::All | StockFilter::Negative => None,
+    }
+}
+
 /// `stock_select` over `products` (the table, or a subquery of the page's products named `p`).
 fn stock_select_from(query: &StockQuery, search: &StockSearch, products: &str) -> String {
-    let filter = match query.filter {
-        StockFilter::All => "1",
-        StockFilter::Low => "p.reorder_point > 0 AND l.on_hand <= p.reorder_point",
-        StockFilter::Negative => "l.on_hand < 0",
-        StockFilter::InTransit => {
-            "EXISTS (SELECT 1 FROM movements o WHERE o.product_id = l.product_id \
-             AND (o.location_id = l.location_id OR o.peer_location_id = l.location_id) AND {LIVE})"
+    let (rows, location) = match filtered_levels(query.filter) {
+        Some(kept) => (
+            format!(
+                "{kept} CROSS JOIN levels l ON l.product_id = p.id AND l.location_id = s.location_id \
+                 JOIN locations loc ON loc.id = l.location_id"
+            ),
+            "s.location_id = :location",
+        ),
+        None => {
+            let join = if shows_unstocked(query) {
+                "LEFT JOIN"
+            } else if walks_products_at_one_location(query) {
+                "CROSS JOIN"
+            } else {
+                "JOIN"
+            };
+            (
+                format!(
+                    "{products} {join} levels l ON l.product_id = p.id {join} locations loc ON loc.id = l.location_id"
+                ),
+                "l.location_id = :location",
+            )
         }
-    }
-    .replace("{LIVE}", LIVE_TRANSFER_OUT);
-    let join = if shows_unstocked(query) {
-        "LEFT JOIN"
-    } else if walks_products_at_one_location(query) {
-        "CROSS JOIN"
-    } else {
-        "JOIN"
     };
-    let location = if query.location_id.is_some() { "l.location_id = :location" } else { "1" };
+    let location = if query.location_id.is_some() { location } else { "1" };
+    let filter = if query.filter == StockFilter::Negative { "l.on_hand < 0" } else { "1" };
     format!(
         "SELECT p.id, p.sku, p.name, p.barcode, p.unit, p.unit_scale, l.location_id, loc.code AS location_code, \
-         COALESCE(l.on_hand, 0) AS on_hand, p.reorder_point FROM {products} \
-         {join} levels l ON l.product_id = p.id {join} locations loc ON loc.id = l.location_id \
+         COALESCE(l.on_hand, 0) AS on_hand, p.reorder_point FROM {rows} \
          WHERE (:archived OR p.archived = 0) AND {location} AND {} AND {filter}",
         search.predicate()
     )

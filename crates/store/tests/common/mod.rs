@@ -79,6 +79,33 @@ impl Fixture {
     }
 }
 
+/// (SKU, location code) pairs.
+pub type Pairs = Vec<(String, String)>;
+
+/// The low levels (SKU, location code) as the store keeps them (`low_levels`, by triggers) and as
+/// the rule says (at or below a reorder point above 0), each sorted: equal when the triggers kept
+/// up with every change.
+pub fn low_levels_kept_and_by_rule(conn: &rusqlite::Connection) -> (Pairs, Pairs) {
+    let pairs = |sql: &str| -> Pairs {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    let kept = pairs(
+        "SELECT p.sku, loc.code FROM low_levels s JOIN products p ON p.rowid = s.product_rowid \
+         JOIN locations loc ON loc.id = s.location_id ORDER BY 1, 2",
+    );
+    let by_rule = pairs(
+        "SELECT p.sku, loc.code FROM levels l JOIN products p ON p.id = l.product_id \
+         JOIN locations loc ON loc.id = l.location_id \
+         WHERE p.reorder_point > 0 AND l.on_hand <= p.reorder_point ORDER BY 1, 2",
+    );
+    (kept, by_rule)
+}
+
 pub fn product(sku: &str) -> Product {
     Product {
         id: ProductId::new_random(),

@@ -28,6 +28,7 @@ const CLIENT_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/client/0008_rejected_index.sql"),
     include_str!("../../../migrations/client/0009_no_trigram_names.sql"),
     include_str!("../../../migrations/client/0010_low_levels.sql"),
+    include_str!("../../../migrations/client/0011_name_order.sql"),
 ];
 
 /// The migrations as `rusqlite_migration` applies them.

@@ -198,13 +198,16 @@ fn shows_unstocked(query: &StockQuery) -> bool {
     query.filter == StockFilter::All && query.location_id.is_none()
 }
 
-/// One location, every level, in SKU order: nearly every product has a level there, so walking
-/// the products in SKU order (CROSS JOIN fixes SQLite's join order) and looking up each one's
-/// level fills a page at once, where reading the location's levels first sorts all of them
-/// (100k products × 5 locations: a page 1.4 ms instead of 232 ms). Name order has no index that
-/// also gives its SKU tie-break, so it sorts either way and keeps SQLite's choice.
+/// One location, every level, in SKU or name order: nearly every product has a level there, so
+/// walking the products in that order (their SKU index, or the name index that ends with the SKU:
+/// schema 11; CROSS JOIN fixes SQLite's join order) and looking up each one's level fills a page
+/// at once, where reading the location's levels first sorts all of them (100k products × 5
+/// locations: a page in SKU order 1.4 ms instead of 232 ms, in name order under 1 ms instead of
+/// 118 ms).
 fn walks_products_at_one_location(query: &StockQuery) -> bool {
-    query.location_id.is_some() && query.filter == StockFilter::All && query.sort == StockSort::Sku
+    query.location_id.is_some()
+        && query.filter == StockFilter::All
+        && matches!(query.sort, StockSort::Sku | StockSort::Name)
 }
 
 /// The default view: every row, in SKU order.

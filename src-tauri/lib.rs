@@ -39,22 +39,44 @@ fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
     Ok(app.path().app_data_dir()?)
 }
 
-/// On a machine without a GPU (no DRM render node), WebKit's Skia "GPU" painting runs on Mesa's
-/// software rasterizer (llvmpipe), which emulates a GPU on the same cores; Skia's own CPU
-/// rasterizer does that work faster (WebKit's WPE port defaults to it on small devices).
-/// Measured with `make bench-app` under Xvfb on 2 cores, two runs each way: keystroke to the next
-/// frame p50 282/283 -> 209/207 ms, WebKit's processes 639/612 -> 549/552 MiB, start to rows
-/// 1851/1833 -> 1598/1771 ms; rows in the DOM p50 the same, p99 47/49 -> 62/52 ms. A choice
-/// the user made (`WEBKIT_SKIA_ENABLE_CPU_RENDERING` set) is kept. Runs first thing, before any
-/// thread exists; WebKit's processes inherit the variable.
+/// On a machine without a GPU (no DRM render node), WebKit composites every frame on Mesa's
+/// software rasterizer (llvmpipe), on the same cores as everything else, at a cost that grows with
+/// the window's pixels and not with the page (`perf` under Xvfb on 2 cores: about 130 ms of both
+/// cores per frame at 1280×800, 69 ms at 1024×640, the same with the whole page hidden). So there:
+/// - `WEBKIT_SKIA_ENABLE_CPU_RENDERING=1`: Skia's own CPU rasterizer paints the page instead of
+///   emulating a GPU through llvmpipe (WebKit's WPE port defaults to it on small devices).
+///   `make bench-app`, two runs each way: keystroke to the next frame p50 282/283 -> 209/207 ms,
+///   WebKit's processes 639/612 -> 549/552 MiB, start to rows 1851/1833 -> 1598/1771 ms.
+/// - `GTK_OVERLAY_SCROLLING=0`: an overlay scrollbar fades out by animation, one composited frame
+///   per step, which kept both cores busy for about 3.5 s each time it showed (after start-up, and
+///   after every scroll). In the first 10 s after start the web process's llvmpipe threads took 7.2
+///   CPU-seconds with it, 1.2 without (`perf record`, samples per thread). Classic scrollbars
+///   never animate.
+///
+/// A choice the user made (the variable set) is kept. Runs first thing, before any thread exists;
+/// WebKit's processes inherit the variables.
 #[cfg(target_os = "linux")]
-fn paint_on_the_cpu_without_a_gpu() {
-    const CPU_RENDERING: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+fn render_in_software_cheaply_without_a_gpu() {
     let has_render_node = std::fs::read_dir("/dev/dri")
         .is_ok_and(|nodes| nodes.flatten().any(|node| node.file_name().to_string_lossy().starts_with("renderD")));
-    if !has_render_node && std::env::var_os(CPU_RENDERING).is_none() {
-        std::env::set_var(CPU_RENDERING, "1");
+    for (name, value) in software_rendering_settings(has_render_node, |name| std::env::var_os(name).is_some()) {
+        std::env::set_var(name, value);
     }
+}
+
+/// The variables `render_in_software_cheaply_without_a_gpu` sets: none with a GPU, and none the
+/// user has set.
+#[cfg(target_os = "linux")]
+fn software_rendering_settings(
+    has_render_node: bool,
+    is_set: impl Fn(&str) -> bool,
+) -> Vec<(&'static str, &'static str)> {
+    const WITHOUT_A_GPU: [(&str, &str); 2] =
+        [("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "1"), ("GTK_OVERLAY_SCROLLING", "0")];
+    if has_render_node {
+        return Vec::new();
+    }
+    WITHOUT_A_GPU.into_iter().filter(|(name, _)| !is_set(name)).collect()
 }
 
 fn init_logging() {
@@ -98,7 +120,7 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
 /// Runs the app until its window closes.
 pub fn run() {
     #[cfg(target_os = "linux")]
-    paint_on_the_cpu_without_a_gpu();
+    render_in_software_cheaply_without_a_gpu();
     init_logging();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
@@ -142,5 +164,22 @@ pub fn run() {
     if let Err(e) = result {
         eprintln!("SmartStock could not start: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::software_rendering_settings;
+
+    #[test]
+    fn without_a_gpu_webkit_paints_on_the_cpu_with_classic_scrollbars_unless_the_user_chose() {
+        let none_set = |_: &str| false;
+        assert_eq!(
+            software_rendering_settings(false, none_set),
+            [("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "1"), ("GTK_OVERLAY_SCROLLING", "0")]
+        );
+        assert!(software_rendering_settings(true, none_set).is_empty(), "a GPU renders as WebKit likes");
+        let overlay_chosen = |name: &str| name == "GTK_OVERLAY_SCROLLING";
+        assert_eq!(software_rendering_settings(false, overlay_chosen), [("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "1")]);
     }
 }

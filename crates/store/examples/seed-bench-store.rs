@@ -230,10 +230,10 @@ fn query(dir: &Path, rounds: usize, searches: &[String]) {
     println!("{out}");
 }
 
-/// Searches in other views than the default: sorted by name, level or location, filtered by
-/// level or at one location (`views` prints the store's median per view; `true`: at the first
-/// location).
-const VIEWS: [(&str, StockSort, StockFilter, bool); 18] = [
+/// Other views than the default, with and without a search: sorted by name, level or location,
+/// filtered by level or at one location (`views` prints the store's median per view; `true`: at
+/// the first location).
+const VIEWS: [(&str, StockSort, StockFilter, bool); 19] = [
     ("cable", StockSort::Name, StockFilter::All, false),
     ("cable", StockSort::OnHand, StockFilter::All, false),
     ("cable", StockSort::Sku, StockFilter::Low, false),
@@ -249,6 +249,7 @@ const VIEWS: [(&str, StockSort, StockFilter, bool); 18] = [
     ("", StockSort::Sku, StockFilter::Negative, false),
     ("", StockSort::Sku, StockFilter::InTransit, false),
     ("", StockSort::Name, StockFilter::All, true),
+    ("", StockSort::OnHand, StockFilter::All, false),
     ("e", StockSort::Sku, StockFilter::All, true),
     ("cable", StockSort::Sku, StockFilter::All, true),
     ("xyz", StockSort::Sku, StockFilter::All, true),

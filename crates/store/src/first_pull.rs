@@ -292,8 +292,6 @@ impl MovementSink for BulkMovements {
     }
 }
 
-/// Drops a schema object (inside the caller's transaction) and returns the SQL that makes it
-/// again, `None` if there is none of that name.
 /// The triggers that keep a table derived from levels as each level is inserted, and the
 /// statement that fills that table from every level at once (the ledger was empty, so each
 /// adds to nothing the load did not write).
@@ -324,6 +322,8 @@ fn drop_level_triggers(tx: &Connection) -> Result<Vec<(String, &'static str)>> {
     Ok(dropped)
 }
 
+/// Drops a schema object (inside the caller's transaction) and returns the SQL that makes it
+/// again, `None` if there is none of that name.
 fn drop_schema_object(tx: &Connection, kind: &str, name: &str) -> Result<Option<String>> {
     let sql: Option<String> = tx
         .query_row("SELECT sql FROM sqlite_schema WHERE type = ?1 AND name = ?2", [kind, name], |r| r.get(0))

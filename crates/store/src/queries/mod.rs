@@ -194,7 +194,7 @@ pub struct ReorderRow {
 
 /// The dispatches of transfers (`o`), read through their partial index (schema 10). Named, not
 /// left to the planner: without statistics SQLite prefers walking a wider index of every
-/// movement in the order a UNION or a join wants (40 ms on a million movements, 0.1 ms this
+/// movement in the order a UNION or a join wants (40 ms on 500k movements, 0.1 ms this
 /// way).
 const DISPATCHES: &str = "movements o INDEXED BY movements_transfer_out";
 

@@ -40,9 +40,9 @@ fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
 }
 
 /// On a machine without a GPU (no DRM render node), WebKit composites every frame on Mesa's
-/// software rasterizer (llvmpipe), on the same cores as everything else, at a cost that grows with
-/// the window's pixels and not with the page (`perf` under Xvfb on 2 cores: about 130 ms of both
-/// cores per frame at 1280×800, 69 ms at 1024×640, the same with the whole page hidden). So there:
+/// software rasterizer (llvmpipe), on the same cores as everything else (`perf` under Xvfb on 2
+/// cores: 83% of the CPU in the first seconds after start; see also the stock table's CSS, which
+/// avoids a rounded clip that cost 131 ms a frame there). So there:
 /// - `WEBKIT_SKIA_ENABLE_CPU_RENDERING=1`: Skia's own CPU rasterizer paints the page instead of
 ///   emulating a GPU through llvmpipe (WebKit's WPE port defaults to it on small devices).
 ///   `make bench-app`, two runs each way: keystroke to the next frame p50 282/283 -> 209/207 ms,

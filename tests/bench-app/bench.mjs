@@ -17,6 +17,11 @@
 //   first `stock:filter` measure's end, wall clock via performance.timeOrigin); median of runs.
 // - app.rss: VmRSS of the app process after load and the searches; WebKit's web and network
 //   processes (children of the app) are printed separately and as a sum.
+// - app.frame: milliseconds per animation frame (median of 30) while one small element changes
+//   each frame on the Stock screen. Baseline: the same with the table card clipping its scroller
+//   to its rounded corners, as it did before (WebKit draws that clip per pixel at every frame;
+//   without a GPU that is most of a frame). CSS for the baseline goes in through a constructed
+//   style sheet: the app's CSP refuses <style> elements.
 // - app.binary_size: the release binary.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -156,6 +161,37 @@ async function lastKeystroke(browser) {
   });
 }
 
+/** Milliseconds per animation frame (median of 30) with `css` applied, one small element changing. */
+async function frameMs(browser, css) {
+  return browser.executeAsync((css, done) => {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    document.adoptedStyleSheets = [sheet];
+    const tick = document.createElement('div');
+    Object.assign(tick.style, { position: 'fixed', left: '300px', top: '5px', width: '40px', height: '14px' });
+    document.body.append(tick);
+    setTimeout(() => {
+      const times = [];
+      let last = performance.now();
+      let n = 0;
+      const step = (t) => {
+        times.push(t - last);
+        last = t;
+        tick.textContent = n % 2 ? 'a' : 'b';
+        if (++n < 30) {
+          requestAnimationFrame(step);
+        } else {
+          tick.remove();
+          document.adoptedStyleSheets = [];
+          times.sort((a, b) => a - b);
+          done(times[15]);
+        }
+      };
+      requestAnimationFrame(step);
+    }, 500);
+  }, css);
+}
+
 async function main() {
   // Start: a few launches of the app on the same (warm) store.
   const starts = [];
@@ -210,6 +246,9 @@ async function main() {
     const appRss = rssKb(pidNow);
     const kids = children(pidNow).map((c) => ({ ...c, rss: rssKb(c.pid) }));
     await browser.saveScreenshot(path.join(process.env.BENCH_OUT ?? os.tmpdir(), 'bench-app-stock.png'));
+    await sleep(1000);
+    const frameTick = await frameMs(browser, '');
+    const clippedFrame = await frameMs(browser, '.table { overflow: hidden; padding: 0 }');
     await browser.deleteSession();
 
     fs.writeFileSync(path.join(process.env.BENCH_OUT ?? os.tmpdir(), 'keystrokes.json'), JSON.stringify(samples));
@@ -243,6 +282,7 @@ async function main() {
     bench('app.filter_keystroke_frame_p99', percentile(frame, 0.99), 'ms', 16);
     bench('app.filter_store_query_p99', percentile(storeMs, 0.99), 'ms', percentile(rawMs, 0.99));
     bench('app.filter_keystroke_p99_vs_target', percentile(dom, 0.99), 'ms', 16);
+    bench('app.frame', frameTick, 'ms', clippedFrame, 1);
     bench('app.start_to_rows', percentile(starts, 0.5), 'ms', 1000, 0);
     bench('app.rss', appRss / 1024, 'MiB', 150, 1);
     for (const k of kids) console.error(`  child ${k.pid} ${k.name}: ${(k.rss / 1024).toFixed(1)} MiB`);

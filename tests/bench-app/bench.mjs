@@ -51,6 +51,11 @@ function percentile(values, p) {
   return s[Math.min(s.length - 1, Math.floor(s.length * p))];
 }
 
+/** "p50 / p99" of `values`, for stderr. */
+function spread(values) {
+  return `${percentile(values, 0.5).toFixed(1)} / ${percentile(values, 0.99).toFixed(1)}`;
+}
+
 async function openApp() {
   return openAppSession({ port: process.env.BENCH_DRIVER_PORT, application: appBin, args: ['--data-dir', dataDir] });
 }
@@ -135,7 +140,8 @@ async function instrument(browser) {
 
 /**
  * Waits (in the page) for the `stock:filter` measure of the last keystroke; returns
- * [keystroke → rows in DOM, keystroke → next animation frame, rows shown] in ms.
+ * [keystroke → rows in DOM, keystroke → next animation frame, rows shown, keystroke → answer,
+ * keystroke → query sent] in ms.
  */
 async function lastKeystroke(browser) {
   return browser.executeAsync((done) => {
@@ -149,7 +155,7 @@ async function lastKeystroke(browser) {
         const answer = performance.getEntriesByName('stock:answer').find((e) => e.startTime >= m.startTime);
         requestAnimationFrame((frame) => {
           const rows = document.querySelectorAll('[data-testid=stock-row]').length;
-          done([end - key, Math.max(frame, end) - key, rows, answer ? answer.startTime - key : NaN]);
+          done([end - key, Math.max(frame, end) - key, rows, answer ? answer.startTime - key : NaN, m.startTime - key]);
         });
       } else if (performance.now() > limit) {
         done(null);
@@ -232,7 +238,7 @@ async function main() {
           if (typed.trim() === before) continue; // same query (a space): nothing to measure
           const r = await lastKeystroke(browser);
           if (!r) throw new Error(`no rows for ${JSON.stringify(typed)}`);
-          samples.push({ text: typed.trim(), dom: r[0], frame: r[1], rows: r[2], answer: r[3] });
+          samples.push({ text: typed.trim(), dom: r[0], frame: r[1], rows: r[2], answer: r[3], query: r[4] });
           await sleep(40);
         }
         // Escape clears the search (Stock.svelte); its keystroke is not counted.
@@ -267,7 +273,7 @@ async function main() {
     const frame = samples.map((s) => s.frame);
     const answered = samples.filter((s) => Number.isFinite(s.answer));
     console.error(
-      `keystroke breakdown (medians): to the stock_page answer ${percentile(answered.map((s) => s.answer), 0.5).toFixed(1)} ms, answer to rows in the DOM ${percentile(answered.map((s) => s.dom - s.answer), 0.5).toFixed(1)} ms; store alone ${percentile(storeMs, 0.5).toFixed(1)} ms`,
+      `keystroke breakdown (p50 / p99): to the query sent ${spread(samples.map((s) => s.query))} ms, to the stock_page answer ${spread(answered.map((s) => s.answer))} ms, answer to rows in the DOM ${spread(answered.map((s) => s.dom - s.answer))} ms; store alone ${spread(storeMs)} ms`,
     );
     console.error(`${samples.length} keystrokes; slowest:`);
     for (const s of [...samples].sort((a, b) => b.dom - a.dom).slice(0, 5)) {

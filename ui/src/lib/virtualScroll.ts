@@ -22,7 +22,7 @@ export interface VirtualList {
 export interface VirtualWindow {
   /** Height the rows are shown in. */
   bodyH: number;
-  /** Height of the element that makes the scroll area. */
+  /** Height of the scroll area below the header. */
   spacerH: number;
   /** Virtual px per scrolled px (1 unless the list is taller than `maxSpacer`). */
   factor: number;
@@ -33,7 +33,7 @@ export interface VirtualWindow {
   /** Rows `[start, end)` are drawn. */
   start: number;
   end: number;
-  /** Offset of row `start` inside the scroll area, in px. */
+  /** Offset of row `start` inside the scroll area, in px; the drawn rows end within `spacerH`. */
   blockTop: number;
 }
 
@@ -50,8 +50,12 @@ export function virtualWindow(list: VirtualList): VirtualWindow {
   const virtualTop = list.scrollTop * factor;
   const first = Math.min(Math.max(0, Math.floor(virtualTop / rowH)), Math.max(0, total - 1));
   const start = Math.max(0, first - overscan);
-  const end = Math.min(total, first + Math.ceil(bodyH / rowH) + 1 + overscan);
   const blockTop = list.scrollTop - (virtualTop - first * rowH) - (first - start) * rowH;
+  // In a scaled list the rows below the view are drawn a whole row apart while less scroll area
+  // is left below it: the rows that would reach past the scroll area are not drawn (nothing
+  // clips them, and they would make the area taller).
+  const fitting = Math.floor((spacerH - blockTop) / rowH + 1e-6);
+  const end = Math.min(total, first + Math.ceil(bodyH / rowH) + 1 + overscan, start + Math.max(0, fitting));
   return { bodyH, spacerH, factor, virtualTop, first, start, end, blockTop };
 }
 

@@ -47,6 +47,24 @@ describe('virtual scroll geometry', () => {
     expect(bottom.blockTop + (bottom.first - bottom.start) * 36).toBeCloseTo(top.spacerH - top.bodyH, 0);
   });
 
+  test('the drawn rows never reach past the scroll area, and cover the view', () => {
+    // Nothing clips the rows (Stock.svelte): rows past the scroll area would make it taller.
+    for (const total of [10, 1000, 222_222, 222_223, 300_000, 500_000]) {
+      const top = virtualWindow(list({ total }));
+      const maxTop = Math.max(0, top.spacerH - top.bodyH);
+      for (let i = 0; i <= 2000; i++) {
+        const scrollTop = i < 1000 ? (maxTop * i) / 1000 : maxTop - (i - 1000) * 0.37;
+        const w = virtualWindow(list({ total, scrollTop: Math.max(0, scrollTop) }));
+        const bottom = w.blockTop + (w.end - w.start) * 36;
+        expect(bottom).toBeLessThanOrEqual(w.spacerH + 0.01);
+        // Every row is drawn down to the view's last whole row, or the end of the list.
+        const viewBottom = Math.max(0, scrollTop) + w.bodyH;
+        expect(w.end === total || bottom >= Math.min(viewBottom, w.spacerH) - 36).toBe(true);
+        expect(w.blockTop).toBeLessThanOrEqual(Math.max(0, scrollTop) + 1e-6);
+      }
+    }
+  });
+
   test('bringing a row into view scrolls the least, and not at all when it shows', () => {
     const w = virtualWindow(list({ scrollTop: 360 }));
     expect(scrollTopToShow(12, 36, w)).toBeNull();

@@ -34,7 +34,7 @@ const appBin = process.env.BENCH_APP;
 const dataDir = process.env.BENCH_DATA;
 const seedBin = process.env.BENCH_SEED;
 const startRuns = Number(process.env.BENCH_START_RUNS ?? 5);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** What warehouse staff type: SKUs, product names, a scanned barcode, something absent. */

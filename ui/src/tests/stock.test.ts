@@ -36,11 +36,15 @@ describe('stock table', () => {
         return { rows: [stockRow(9)], total: 1, total_exact: true } satisfies StockPage;
       },
     });
-    render(Stock);
+    const { container } = render(Stock);
     await waitFor(() => expect(screen.getAllByTestId('stock-row')).toHaveLength(1));
 
     await user.type(screen.getByRole('searchbox'), 'BOLT');
     await waitFor(() => expect(screen.getAllByTestId('stock-row')).toHaveLength(3));
+    // The scroll area's height (header + rows) comes from the sizer alone, out of the flow.
+    const sizer = container.querySelector<HTMLElement>('.sizer');
+    expect(sizer?.style.height).toBe(`${36 + 3 * 36}px`);
+    expect(container.querySelector<HTMLElement>('.rows')?.style.height).toBe('');
 
     const last = api.of('stock_page').slice(-1)[0]!;
     expect(queryOf(last.args)).toMatchObject({ search: 'BOLT', limit: 100, offset: 0, filter: 'all', sort: 'sku' });

@@ -52,6 +52,15 @@ fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
 ///   after every scroll). In the first 10 s after start the web process's llvmpipe threads took 7.2
 ///   CPU-seconds with it, 1.2 without (`perf record`, samples per thread). Classic scrollbars
 ///   never animate.
+/// - `WEBKIT_DISABLE_COMPOSITING_MODE=1`: WebKit paints the page into one image and sends the
+///   changed parts, instead of re-compositing every layer of the whole window in llvmpipe at each
+///   frame. On the stock screen (1280×800, 2 cores) one frame took the web process 37 ms of CPU
+///   composited however little changed, 3-6 ms this way (a diagnostic counting its CPU time over
+///   200 frames). `make bench-app`, two runs each way: keystroke to rows p99 22/25 -> 16/19 ms
+///   (p50 8 -> 10/11 ms), to the next frame p99 58/77 -> 35/41 ms, WebKit's processes 549/545 ->
+///   449/451 MiB; the cores are now mostly idle while typing (`perf`: 78% idle), so the answers
+///   to the UI's commands no longer wait behind compositing. It needs the UI's shadows unblurred
+///   (`ui/src/app.css`): uncomposited, a blurred one around the table cost 90 ms a repaint.
 ///
 /// A choice the user made (the variable set) is kept. Runs first thing, before any thread exists;
 /// WebKit's processes inherit the variables.
@@ -71,8 +80,11 @@ fn software_rendering_settings(
     has_render_node: bool,
     is_set: impl Fn(&str) -> bool,
 ) -> Vec<(&'static str, &'static str)> {
-    const WITHOUT_A_GPU: [(&str, &str); 2] =
-        [("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "1"), ("GTK_OVERLAY_SCROLLING", "0")];
+    const WITHOUT_A_GPU: [(&str, &str); 3] = [
+        ("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "1"),
+        ("GTK_OVERLAY_SCROLLING", "0"),
+        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+    ];
     if has_render_node {
         return Vec::new();
     }
@@ -172,14 +184,18 @@ mod tests {
     use super::software_rendering_settings;
 
     #[test]
-    fn without_a_gpu_webkit_paints_on_the_cpu_with_classic_scrollbars_unless_the_user_chose() {
+    fn without_a_gpu_webkit_paints_on_the_cpu_uncomposited_with_classic_scrollbars_unless_the_user_chose() {
         let none_set = |_: &str| false;
         assert_eq!(
             software_rendering_settings(false, none_set),
-            [("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "1"), ("GTK_OVERLAY_SCROLLING", "0")]
+            [
+                ("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "1"),
+                ("GTK_OVERLAY_SCROLLING", "0"),
+                ("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            ]
         );
         assert!(software_rendering_settings(true, none_set).is_empty(), "a GPU renders as WebKit likes");
-        let overlay_chosen = |name: &str| name == "GTK_OVERLAY_SCROLLING";
-        assert_eq!(software_rendering_settings(false, overlay_chosen), [("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "1")]);
+        let chosen = |name: &str| name == "GTK_OVERLAY_SCROLLING" || name == "WEBKIT_DISABLE_COMPOSITING_MODE";
+        assert_eq!(software_rendering_settings(false, chosen), [("WEBKIT_SKIA_ENABLE_CPU_RENDERING", "1")]);
     }
 }

@@ -28,7 +28,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { openAppSession } from '../e2e/driver.mjs';
+import { openAppSession, saveScreenshot } from '../e2e/driver.mjs';
 
 const appBin = process.env.BENCH_APP;
 const dataDir = process.env.BENCH_DATA;
@@ -251,7 +251,7 @@ async function main() {
     const pidNow = appPid();
     const appRss = rssKb(pidNow);
     const kids = children(pidNow).map((c) => ({ ...c, rss: rssKb(c.pid) }));
-    await browser.saveScreenshot(path.join(process.env.BENCH_OUT ?? os.tmpdir(), 'bench-app-stock.png'));
+    await saveScreenshot(browser, path.join(process.env.BENCH_OUT ?? os.tmpdir(), 'bench-app-stock.png'));
     await sleep(1000);
     const frameTick = await frameMs(browser, '');
     const clippedFrame = await frameMs(browser, '.table { overflow: hidden; padding: 0 }');

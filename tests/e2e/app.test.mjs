@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
-import { openAppSession } from './driver.mjs';
+import { openAppSession, saveScreenshot } from './driver.mjs';
 
 const work = process.env.E2E_WORK;
 const shots = process.env.E2E_SHOTS;
@@ -103,7 +103,7 @@ async function closeApp(browser) {
 }
 
 async function shot(browser, name) {
-  await browser.saveScreenshot(path.join(shots, `${name}.png`));
+  await saveScreenshot(browser, path.join(shots, `${name}.png`));
 }
 
 async function signIn(browser) {

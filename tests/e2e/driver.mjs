@@ -43,3 +43,38 @@ export async function openAppSession({ port, application, args = [], readySelect
   }
   throw lastError;
 }
+
+/**
+ * Saves a screenshot of the app's window to `file`. Without a GPU the app turns WebKit's
+ * compositing off (src-tauri/lib.rs), and then WebKit's snapshot (what WebDriver's screenshot
+ * uses) waits for the page's next rendering update, which an idle page never has: the snapshot
+ * hung until WebDriver's timeout. So a 1px element is toggled each frame until it is taken.
+ */
+export async function saveScreenshot(browser, file) {
+  await browser.execute(() => {
+    const w = /** @type {any} */ (window);
+    if (w.__shotTicker) return;
+    const dot = document.createElement('div');
+    dot.setAttribute('aria-hidden', 'true');
+    dot.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none';
+    document.body.append(dot);
+    let on = false;
+    const step = () => {
+      if (!w.__shotTicker) return;
+      on = !on;
+      dot.style.opacity = on ? '0.01' : '0';
+      requestAnimationFrame(step);
+    };
+    w.__shotTicker = dot;
+    requestAnimationFrame(step);
+  });
+  try {
+    await browser.saveScreenshot(file);
+  } finally {
+    await browser.execute(() => {
+      const w = /** @type {any} */ (window);
+      w.__shotTicker?.remove();
+      w.__shotTicker = null;
+    });
+  }
+}

@@ -13,7 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { openAppSession } from '../e2e/driver.mjs';
+import { openAppSession, saveScreenshot } from '../e2e/driver.mjs';
 
 const env = process.env;
 const work = env.UPDATE_WORK;
@@ -111,7 +111,7 @@ async function closeApp(browser) {
 }
 
 async function shot(browser, name) {
-  await browser.saveScreenshot(path.join(shots, `${name}.png`));
+  await saveScreenshot(browser, path.join(shots, `${name}.png`));
 }
 
 async function text(browser, testid, timeout = 30000) {

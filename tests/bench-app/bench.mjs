@@ -19,8 +19,9 @@
 //   processes (children of the app) are printed separately and as a sum.
 // - app.frame: milliseconds per animation frame (median of 30) while one small element changes
 //   each frame on the Stock screen. Baseline: the same with the table card clipping its scroller
-//   to its rounded corners, as it did before (WebKit draws that clip per pixel at every frame;
-//   without a GPU that is most of a frame). CSS for the baseline goes in through a constructed
+//   to its rounded corners, as it did before (composited, WebKit draws that clip per pixel at
+//   every frame: on llvmpipe most of a frame; without a GPU the app no longer composites, and
+//   then the two are alike). CSS for the baseline goes in through a constructed
 //   style sheet: the app's CSP refuses <style> elements.
 // - app.binary_size: the release binary.
 import { execFileSync } from 'node:child_process';

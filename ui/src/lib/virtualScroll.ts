@@ -1,5 +1,5 @@
 // Geometry of a virtualized list of fixed-height rows: which rows to draw for a scroll position,
-// and where. Browsers cap an element's height (WebKit near 2^25 px), so past `maxSpacer` px the
+// and where. Browsers cap an element's height (WebKit near 2^25 px), so past `maxScrollArea` px the
 // scroll area stays that tall and scroll positions are scaled onto the rows. Pure arithmetic:
 // no DOM, no Svelte.
 
@@ -14,7 +14,7 @@ export interface VirtualList {
   /** A sticky header inside the scroller, above the rows. */
   headerH: number;
   /** Tallest scroll area used, in px. */
-  maxSpacer: number;
+  maxScrollArea: number;
   /** Rows drawn beyond each edge of the view. */
   overscan: number;
 }
@@ -23,8 +23,8 @@ export interface VirtualWindow {
   /** Height the rows are shown in. */
   bodyH: number;
   /** Height of the scroll area below the header. */
-  spacerH: number;
-  /** Virtual px per scrolled px (1 unless the list is taller than `maxSpacer`). */
+  scrollAreaH: number;
+  /** Virtual px per scrolled px (1 unless the list is taller than `maxScrollArea`). */
   factor: number;
   /** The scroll position in the full list's px. */
   virtualTop: number;
@@ -33,7 +33,7 @@ export interface VirtualWindow {
   /** Rows `[start, end)` are drawn. */
   start: number;
   end: number;
-  /** Offset of row `start` inside the scroll area, in px; the drawn rows end within `spacerH`. */
+  /** Offset of row `start` in the scroll area, in px; the drawn rows end within `scrollAreaH`. */
   blockTop: number;
 }
 
@@ -45,8 +45,8 @@ export function virtualWindow(list: VirtualList): VirtualWindow {
   const { total, rowH, overscan } = list;
   const bodyH = Math.max(rowH, (list.viewH > 0 ? list.viewH : UNMEASURED_VIEW_H) - list.headerH);
   const contentH = total * rowH;
-  const spacerH = Math.min(contentH, list.maxSpacer);
-  const factor = spacerH > bodyH ? (contentH - bodyH) / (spacerH - bodyH) : 1;
+  const scrollAreaH = Math.min(contentH, list.maxScrollArea);
+  const factor = scrollAreaH > bodyH ? (contentH - bodyH) / (scrollAreaH - bodyH) : 1;
   const virtualTop = list.scrollTop * factor;
   const first = Math.min(Math.max(0, Math.floor(virtualTop / rowH)), Math.max(0, total - 1));
   const start = Math.max(0, first - overscan);
@@ -54,9 +54,9 @@ export function virtualWindow(list: VirtualList): VirtualWindow {
   // In a scaled list the rows below the view are drawn a whole row apart while less scroll area
   // is left below it: the rows that would reach past the scroll area are not drawn (nothing
   // clips them, and they would make the area taller).
-  const fitting = Math.floor((spacerH - blockTop) / rowH + 1e-6);
+  const fitting = Math.floor((scrollAreaH - blockTop) / rowH + 1e-6);
   const end = Math.min(total, first + Math.ceil(bodyH / rowH) + 1 + overscan, start + Math.max(0, fitting));
-  return { bodyH, spacerH, factor, virtualTop, first, start, end, blockTop };
+  return { bodyH, scrollAreaH, factor, virtualTop, first, start, end, blockTop };
 }
 
 /**

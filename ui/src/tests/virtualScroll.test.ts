@@ -8,7 +8,7 @@ const list = (extra: Partial<VirtualList>): VirtualList => ({
   scrollTop: 0,
   rowH: 36,
   headerH: 36,
-  maxSpacer: 8_000_000,
+  maxScrollArea: 8_000_000,
   overscan: 8,
   ...extra,
 });
@@ -18,7 +18,7 @@ describe('virtual scroll geometry', () => {
     const w = virtualWindow(list({}));
     expect(w.bodyH).toBe(360);
     expect([w.first, w.start, w.end]).toEqual([0, 0, 19]);
-    expect(w.spacerH).toBe(36_000);
+    expect(w.scrollAreaH).toBe(36_000);
     expect(w.factor).toBe(1);
     expect(w.blockTop).toBe(0);
   });
@@ -30,36 +30,36 @@ describe('virtual scroll geometry', () => {
   });
 
   test('an empty or tiny list draws what it has', () => {
-    expect(virtualWindow(list({ total: 0 }))).toMatchObject({ first: 0, start: 0, end: 0, spacerH: 0 });
+    expect(virtualWindow(list({ total: 0 }))).toMatchObject({ first: 0, start: 0, end: 0, scrollAreaH: 0 });
     expect(virtualWindow(list({ total: 3 }))).toMatchObject({ first: 0, end: 3 });
   });
 
   test('past the tallest scroll area positions are scaled so the last row can be reached', () => {
     const total = 500_000;
     const top = virtualWindow(list({ total }));
-    expect(top.spacerH).toBe(8_000_000);
+    expect(top.scrollAreaH).toBe(8_000_000);
     expect(top.factor).toBeGreaterThan(2);
-    const bottom = virtualWindow(list({ total, scrollTop: top.spacerH - top.bodyH }));
+    const bottom = virtualWindow(list({ total, scrollTop: top.scrollAreaH - top.bodyH }));
     expect(bottom.end).toBe(total);
     expect(bottom.first).toBe(total - 10);
-    // The drawn block stays inside the spacer, just under the view's top.
-    expect(bottom.blockTop).toBeLessThanOrEqual(bottom.spacerH);
-    expect(bottom.blockTop + (bottom.first - bottom.start) * 36).toBeCloseTo(top.spacerH - top.bodyH, 0);
+    // The drawn block stays inside the scroll area, just under the view's top.
+    expect(bottom.blockTop).toBeLessThanOrEqual(bottom.scrollAreaH);
+    expect(bottom.blockTop + (bottom.first - bottom.start) * 36).toBeCloseTo(top.scrollAreaH - top.bodyH, 0);
   });
 
   test('the drawn rows never reach past the scroll area, and cover the view', () => {
     // Nothing clips the rows (Stock.svelte): rows past the scroll area would make it taller.
     for (const total of [10, 1000, 222_222, 222_223, 300_000, 500_000]) {
       const top = virtualWindow(list({ total }));
-      const maxTop = Math.max(0, top.spacerH - top.bodyH);
+      const maxTop = Math.max(0, top.scrollAreaH - top.bodyH);
       for (let i = 0; i <= 2000; i++) {
         const scrollTop = i < 1000 ? (maxTop * i) / 1000 : maxTop - (i - 1000) * 0.37;
         const w = virtualWindow(list({ total, scrollTop: Math.max(0, scrollTop) }));
         const bottom = w.blockTop + (w.end - w.start) * 36;
-        expect(bottom).toBeLessThanOrEqual(w.spacerH + 0.01);
+        expect(bottom).toBeLessThanOrEqual(w.scrollAreaH + 0.01);
         // Every row is drawn down to the view's last whole row, or the end of the list.
         const viewBottom = Math.max(0, scrollTop) + w.bodyH;
-        expect(w.end === total || bottom >= Math.min(viewBottom, w.spacerH) - 36).toBe(true);
+        expect(w.end === total || bottom >= Math.min(viewBottom, w.scrollAreaH) - 36).toBe(true);
         expect(w.blockTop).toBeLessThanOrEqual(Math.max(0, scrollTop) + 1e-6);
       }
     }

@@ -23,6 +23,10 @@
 //   every frame: on llvmpipe most of a frame; without a GPU the app no longer composites, and
 //   then the two are alike). CSS for the baseline goes in through a constructed
 //   style sheet: the app's CSP refuses <style> elements.
+// - app.frame_cpu: the web process's CPU time per frame (user + system, /proc) over 200 such
+//   frames, beside the frame's own time (the median interval): what a frame costs the cores.
+//   Without a GPU the app turns WebKit's compositing off (src-tauri/lib.rs);
+//   `WEBKIT_DISABLE_COMPOSITING_MODE=0 make bench-app` measures it composited.
 // - app.binary_size: the release binary.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,6 +41,8 @@ const seedBin = process.env.BENCH_SEED;
 const startRuns = Number(process.env.BENCH_START_RUNS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Frames over which the web process's CPU time per frame is taken. */
+const FRAMES_FOR_CPU = 200;
 
 /** What warehouse staff type: SKUs, product names, a scanned barcode, something absent. */
 const SEARCHES = (process.env.BENCH_SEARCHES ?? 'HW-0042|hex bolt|wall paint|TL-01234|4000000000707|screwdriver|cable tie|xyz')
@@ -90,6 +96,14 @@ function processStartMs(pid) {
   const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))[1]);
   const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
   return btime * 1000 + (startTicks(pid) / hz) * 1000;
+}
+
+/** CPU time (user + system) a process has used, in ms (10 ms resolution). */
+function cpuMs(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / hz;
 }
 
 function rssKb(pid) {
@@ -168,9 +182,12 @@ async function lastKeystroke(browser) {
   });
 }
 
-/** Milliseconds per animation frame (median of 30) with `css` applied, one small element changing. */
-async function frameMs(browser, css) {
-  return browser.executeAsync((css, done) => {
+/**
+ * Milliseconds per animation frame (median of `frames`) with `css` applied, one small element
+ * changing.
+ */
+async function frameMs(browser, css, frames = 30) {
+  return browser.executeAsync((css, frames, done) => {
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
     document.adoptedStyleSheets = [sheet];
@@ -185,18 +202,18 @@ async function frameMs(browser, css) {
         times.push(t - last);
         last = t;
         tick.textContent = n % 2 ? 'a' : 'b';
-        if (++n < 30) {
+        if (++n < frames) {
           requestAnimationFrame(step);
         } else {
           tick.remove();
           document.adoptedStyleSheets = [];
           times.sort((a, b) => a - b);
-          done(times[15]);
+          done(times[frames >> 1]);
         }
       };
       requestAnimationFrame(step);
     }, 500);
-  }, css);
+  }, css, frames);
 }
 
 async function main() {
@@ -256,6 +273,10 @@ async function main() {
     await sleep(1000);
     const frameTick = await frameMs(browser, '');
     const clippedFrame = await frameMs(browser, '.table { overflow: hidden; padding: 0 }');
+    const web = kids.find((k) => k.name.startsWith('WebKitWebProces'));
+    const cpuBefore = web ? cpuMs(web.pid) : NaN;
+    const cpuFrame = await frameMs(browser, '', FRAMES_FOR_CPU);
+    const frameCpu = web ? (cpuMs(web.pid) - cpuBefore) / FRAMES_FOR_CPU : NaN;
     await browser.deleteSession();
 
     fs.writeFileSync(path.join(process.env.BENCH_OUT ?? os.tmpdir(), 'keystrokes.json'), JSON.stringify(samples));
@@ -290,6 +311,7 @@ async function main() {
     bench('app.filter_store_query_p99', percentile(storeMs, 0.99), 'ms', percentile(rawMs, 0.99));
     bench('app.filter_keystroke_p99_vs_target', percentile(dom, 0.99), 'ms', 16);
     bench('app.frame', frameTick, 'ms', clippedFrame, 1);
+    bench('app.frame_cpu', frameCpu, 'ms', cpuFrame, 1);
     bench('app.start_to_rows', percentile(starts, 0.5), 'ms', 1000, 0);
     bench('app.rss', appRss / 1024, 'MiB', 150, 1);
     for (const k of kids) console.error(`  child ${k.pid} ${k.name}: ${(k.rss / 1024).toFixed(1)} MiB`);

@@ -55,7 +55,8 @@ export function virtualWindow(list: VirtualList): VirtualWindow {
   // is left below it: the rows that would reach past the scroll area are not drawn (nothing
   // clips them, and they would make the area taller).
   const fitting = Math.floor((scrollAreaH - blockTop) / rowH + 1e-6);
-  const end = Math.min(total, first + Math.ceil(bodyH / rowH) + 1 + overscan, start + Math.max(0, fitting));
+  const inView = first + Math.ceil(bodyH / rowH) + 1 + overscan;
+  const end = Math.min(total, inView, start + Math.max(0, fitting));
   return { bodyH, scrollAreaH, factor, virtualTop, first, start, end, blockTop };
 }
 

@@ -91,11 +91,16 @@ function startTicks(pid) {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
 }
 
-/** Process start as Unix ms: boot time + start ticks / CLK_TCK (10 ms resolution). */
+/**
+ * Process start as Unix ms: now, less the process's age (uptime − start ticks / CLK_TCK, both
+ * since boot at 10 ms resolution). Not /proc/stat's btime + start ticks: btime is the boot time
+ * truncated to whole seconds, which would put the start up to 1 s early (0.998 s on one machine).
+ */
 function processStartMs(pid) {
-  const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))[1]);
   const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-  return btime * 1000 + (startTicks(pid) / hz) * 1000;
+  const ticks = startTicks(pid);
+  const uptimeMs = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+  return Date.now() - (uptimeMs - (ticks / hz) * 1000);
 }
 
 /** CPU time (user + system) a process has used, in ms (10 ms resolution). */

@@ -14,6 +14,8 @@ BUILD_PACKAGES := build-essential pkg-config ca-certificates curl libssl-dev lib
 	libayatana-appindicator3-dev librsvg2-dev libxdo-dev libsecret-1-dev libdbus-1-dev
 RUN_PACKAGES := xvfb xauth dbus-x11 gnome-keyring keyutils libnotify-bin imagemagick
 TEST_PACKAGES := postgresql webkit2gtk-driver python3-dbusmock libsecret-tools sudo $(RUN_PACKAGES)
+# make bench-app types on the keyboard (real X key events).
+BENCH_PACKAGES := xdotool
 
 TAURI := ui/node_modules/.bin/tauri
 
@@ -134,6 +136,7 @@ bench-store: deps
 ## vs a raw rusqlite query of the same filter on the same file), start to rows, RSS, binary size.
 .PHONY: bench-app
 bench-app: deps test-deps ui e2e-deps
+	@scripts/ensure-packages.sh $(BENCH_PACKAGES)
 	$(TAURI) build --no-bundle --ci
 	cargo build --release --locked -p smartstock-store --example seed-bench-store
 	mkdir -p bench-out

@@ -87,6 +87,20 @@ describe('stock table', () => {
     expect(screen.getByTestId('stock-total').textContent).toBe('1');
   });
 
+  test('the search field describes itself by a hint that hides once something is typed', async () => {
+    const user = userEvent.setup();
+    backend({ stock_page: () => ({ rows: [stockRow(9)], total: 1, total_exact: true }) satisfies StockPage });
+    render(Stock);
+    const field = screen.getByRole('searchbox');
+    const hint = document.getElementById(field.getAttribute('aria-describedby')!)!;
+    expect(hint.textContent?.trim()).toBe('SKU, name or barcode');
+    expect(hint.classList.contains('typed')).toBe(false);
+    await user.type(field, 'B');
+    expect(hint.classList.contains('typed')).toBe(true);
+    await user.clear(field);
+    expect(hint.classList.contains('typed')).toBe(false);
+  });
+
   test('while a search is on its way the last rows stay on screen, with no placeholder rows', async () => {
     const user = userEvent.setup();
     const pending = deferred<StockPage>();

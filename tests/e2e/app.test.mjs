@@ -124,7 +124,7 @@ async function waitSync(browser, state, timeout = 60000) {
 }
 
 async function pending(browser) {
-  return Number(await browser.$('[data-testid=pending-count]').getText());
+  return Number((await browser.$('[data-testid=pending-count]').getText()).replace(/,/g, ''));
 }
 
 async function syncedNow(browser) {

@@ -12,6 +12,16 @@ export function formatQty(base: number, scale: number): string {
   return (negative ? '-' : '') + whole + '.' + frac;
 }
 
+/**
+ * A count of rows or movements, grouped by thousands: `500000` → `"500,000"` (the same marks as
+ * the quantities: `.` for decimals, so `,` groups).
+ */
+export function formatCount(n: number): string {
+  return COUNT.format(n);
+}
+
+const COUNT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
 /** A quantity with its unit: `"12.50 kg"`. */
 export function formatQtyUnit(base: number, scale: number, unit: string): string {
   return unit ? `${formatQty(base, scale)} ${unit}` : formatQty(base, scale);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { formatQty, parseQty } from '../lib/format';
+import { formatCount, formatQty, parseQty } from '../lib/format';
 
 describe('quantities in base units', () => {
   test('format by the unit scale', () => {
@@ -26,5 +26,15 @@ describe('quantities in base units', () => {
     expect(parseQty('abc', 0).ok).toBe(false);
     expect(parseQty('', 0).ok).toBe(false);
     expect(parseQty('.', 2).ok).toBe(false);
+  });
+});
+
+describe('counts', () => {
+  test('are grouped by thousands with the marks the quantities use', () => {
+    expect(formatCount(0)).toBe('0');
+    expect(formatCount(999)).toBe('999');
+    expect(formatCount(6983)).toBe('6,983');
+    expect(formatCount(500000)).toBe('500,000');
+    expect(formatCount(-1200)).toBe('-1,200');
   });
 });

@@ -130,7 +130,7 @@ describe('stock table', () => {
       },
     });
     render(Stock);
-    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('500000'));
+    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('500,000'));
     const shown = screen.getAllByTestId('stock-row').length;
     expect(shown).toBeGreaterThan(5);
     expect(shown).toBeLessThan(60);
@@ -164,20 +164,20 @@ describe('stock table', () => {
       },
     });
     render(Stock);
-    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('5000'));
+    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('5,000'));
     await user.type(screen.getByRole('searchbox'), 'h');
-    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('1000+'));
+    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('1,000+'));
     expect(screen.getByRole('grid').getAttribute('aria-rowcount')).toBe('-1');
 
     // End goes to the last row counted so far: its page raises the bound.
     screen.getByRole('grid').focus();
     await user.keyboard('{End}');
     await waitFor(() => expect(api.of('stock_page').some((c) => queryOf(c.args).offset === 900)).toBe(true));
-    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('2000+'));
+    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('2,000+'));
 
     // A new search starts from its own first answer, exact again.
     await user.clear(screen.getByRole('searchbox'));
-    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('5000'));
+    await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('5,000'));
     expect(screen.getByRole('grid').getAttribute('aria-rowcount')).toBe('5001');
   });
 

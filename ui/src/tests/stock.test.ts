@@ -6,7 +6,7 @@ import type { StockQuery } from '../lib/bindings/StockQuery';
 import { app } from '../lib/state.svelte';
 import App from '../App.svelte';
 import type { AppStatus } from '../lib/bindings/AppStatus';
-import Stock from '../screens/Stock.svelte';
+import Stock, { PAGE } from '../screens/Stock.svelte';
 import { backend, deferred, session, SHOP, status, stockRow, WH1 } from './backend';
 
 const queryOf = (args: Record<string, unknown>) => args.query as StockQuery;
@@ -47,7 +47,7 @@ describe('stock table', () => {
     expect(container.querySelector<HTMLElement>('.rows')?.style.height).toBe('');
 
     const last = api.of('stock_page').slice(-1)[0]!;
-    expect(queryOf(last.args)).toMatchObject({ search: 'BOLT', limit: 100, offset: 0, filter: 'all', sort: 'sku' });
+    expect(queryOf(last.args)).toMatchObject({ search: 'BOLT', limit: PAGE, offset: 0, filter: 'all', sort: 'sku' });
     expect(screen.getByTestId('stock-total').textContent).toBe('3');
 
     const rows = screen.getAllByTestId('stock-row');
@@ -172,7 +172,7 @@ describe('stock table', () => {
     // End goes to the last row counted so far: its page raises the bound.
     screen.getByRole('grid').focus();
     await user.keyboard('{End}');
-    await waitFor(() => expect(api.of('stock_page').some((c) => queryOf(c.args).offset === 900)).toBe(true));
+    await waitFor(() => expect(api.of('stock_page').some((c) => queryOf(c.args).offset === 1000 - PAGE)).toBe(true));
     await waitFor(() => expect(screen.getByTestId('stock-total').textContent).toBe('2,000+'));
 
     // A new search starts from its own first answer, exact again.
@@ -205,7 +205,7 @@ describe('start-up', () => {
     app.reset();
     render(App);
     await waitFor(() => expect(api.of('stock_page')).toHaveLength(1));
-    expect(queryOf(api.of('stock_page')[0]!.args)).toMatchObject({ search: null, sort: 'sku', limit: 100, offset: 0 });
+    expect(queryOf(api.of('stock_page')[0]!.args)).toMatchObject({ search: null, sort: 'sku', limit: PAGE, offset: 0 });
     expect(api.of('app_status')).toHaveLength(1);
 
     statusAnswer.resolve(status(session('clerk')));

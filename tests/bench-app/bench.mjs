@@ -47,6 +47,8 @@ const seedBin = process.env.BENCH_SEED;
 const startRuns = Number(process.env.BENCH_START_RUNS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Clock ticks per second of /proc's times. */
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 /** Frames over which the web process's CPU time per frame is taken. */
 const FRAMES_FOR_CPU = 200;
 /** Time between keys typed on the keyboard: longer than any keystroke's rows take. */
@@ -105,18 +107,16 @@ function startTicks(pid) {
  * truncated to whole seconds, which would put the start up to 1 s early (0.998 s on one machine).
  */
 function processStartMs(pid) {
-  const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
   const ticks = startTicks(pid);
   const uptimeMs = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
-  return Date.now() - (uptimeMs - (ticks / hz) * 1000);
+  return Date.now() - (uptimeMs - (ticks / CLK_TCK) * 1000);
 }
 
 /** CPU time (user + system) a process has used, in ms (10 ms resolution). */
 function cpuMs(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / hz;
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
 }
 
 function rssKb(pid) {
@@ -381,6 +381,9 @@ async function main() {
     const dom = samples.map((s) => s.dom);
     console.error(`keystrokes on the keyboard: ${breakdown(samples)}; store alone ${spread(storeMs)} ms`);
     console.error(`keystrokes through WebDriver: ${breakdown(driverSamples)}`);
+    const firstKeys = samples.filter((s) => s.text.length === 1).map((s) => s.dom);
+    const laterKeys = samples.filter((s) => s.text.length > 1).map((s) => s.dom);
+    console.error(`on the keyboard, a search's first key ${spread(firstKeys)} ms, its later keys ${spread(laterKeys)} ms (p50 / p99)`);
     console.error(`${samples.length} keystrokes on the keyboard; slowest:`);
     for (const s of [...samples].sort((a, b) => b.dom - a.dom).slice(0, 5)) {
       const b = byText.get(s.text);

@@ -15,6 +15,7 @@ done
 driver=$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")
 [ -x "$driver" ] || { echo "error: tauri-driver is missing: cargo install tauri-driver --locked" >&2; exit 1; }
 export BENCH_DRIVER="$driver"
+command -v xdotool >/dev/null || { echo "error: xdotool is missing (it types the keys): run 'make bench-app', which installs it" >&2; exit 1; }
 
 mkdir -p "${BENCH_DIR:-/tmp}"
 work=$(mktemp -d "${BENCH_DIR:-/tmp}/smartstock-bench-app-XXXXXX")

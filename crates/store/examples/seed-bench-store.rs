@@ -28,8 +28,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-/// The stock page the UI asks for first.
-const PAGE: u32 = 100;
+/// The stock page the UI asks for first (`PAGE` in ui/src/screens/Stock.svelte).
+const PAGE: u32 = 50;
 
 const LOCATIONS: [(&str, &str, &str); 5] = [
     ("WH1", "Central warehouse", "warehouse"),
